@@ -1,0 +1,201 @@
+"""Pure helpers every parser shares: safe decoding, field access that names the field, time
+readings that keep wall clock, offset, UTC instant and provenance apart, and code lookups that
+turn an unmapped code into `unknown.other` plus a warning (never a silent `in_transit`)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import orjson
+
+from tracker.errors import UnparseableResponse
+from tracker.model import (
+    UNKNOWN_SUBSTATUS,
+    Observation,
+    ParseWarning,
+    Status,
+    TzProvenance,
+    status_of,
+)
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def load_json(observation: Observation) -> Any:
+    """The observation's JSON value. A str payload is decoded; NaN/Infinity, deep nesting and
+    truncated bodies become `UnparseableResponse` naming the source."""
+    payload = observation.payload
+    if not isinstance(payload, str | bytes | bytearray):
+        return payload
+    try:
+        return orjson.loads(payload)
+    except (orjson.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise UnparseableResponse(observation.source, f"not JSON: {exc}", payload) from exc
+
+
+def load_xml(observation: Observation) -> Element:
+    from defusedxml import ElementTree as SafeET  # lazy: only XML sources pay for it
+
+    payload = observation.payload
+    if not isinstance(payload, str | bytes | bytearray):
+        raise UnparseableResponse(observation.source, "expected an XML document as text")
+    try:
+        root: Element = SafeET.fromstring(payload)
+    except Exception as exc:  # ParseError, DefusedXmlException, ValueError...
+        raise UnparseableResponse(observation.source, f"not XML: {exc}", payload) from exc
+    return root
+
+
+def need(source: str, value: Any, path: str, kind: type | tuple[type, ...]) -> Any:
+    """`value` if it is of `kind`, else `UnparseableResponse` naming `path`."""
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise UnparseableResponse(
+            source, f"expected {names}, got {type(value).__name__}", field=path
+        )
+    return value
+
+
+def get_dict(source: str, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
+    return need(source, obj.get(key), f"{path}.{key}", dict)  # type: ignore[no-any-return]
+
+
+def get_list(source: str, obj: Mapping[str, Any], key: str, path: str,
+             default_empty: bool = True) -> list[Any]:
+    value = obj.get(key)
+    if value is None and default_empty:
+        return []
+    return need(source, value, f"{path}.{key}", list)  # type: ignore[no-any-return]
+
+
+def text(value: Any) -> str | None:
+    """A cleaned single-line string, or None for empty/absent. HTML tags and control
+    characters are stripped; whitespace is collapsed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    if "<" in value and ">" in value:
+        value = _TAG.sub("", value)
+    if "&" in value:
+        import html
+
+        value = html.unescape(value)
+    value = "".join(ch for ch in value if unicodedata.category(ch) not in _DROP_CATEGORIES
+                    or ch in " \n\t")
+    value = _SPACE.sub(" ", value).strip()
+    return value or None
+
+
+_TAG = re.compile(r"<[^<>]{0,200}>")
+_SPACE = re.compile(r"\s+")
+_DROP_CATEGORIES = frozenset({"Cc", "Cf"})
+
+# ----------------------------------------------------------------------------- times
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReading:
+    local: datetime | None = None
+    offset_minutes: int | None = None
+    utc: datetime | None = None
+    provenance: TzProvenance = TzProvenance.UNKNOWN
+    raw: str | None = None
+
+
+NO_TIME = TimeReading()
+
+_ISO_FIX = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def _fromiso(value: str) -> datetime:
+    value = value.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    value = _ISO_FIX.sub(r"\1:\2", value)
+    return datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+
+
+def iso_reading(value: Any, *, utc_provenance: TzProvenance = TzProvenance.CARRIER_UTC,
+                offset_provenance: TzProvenance = TzProvenance.CARRIER_OFFSET) -> TimeReading:
+    """Read an ISO-8601 string. With an offset: wall clock + offset + instant. With `Z`: the
+    instant (`utc_provenance`). Naive: wall clock only, instant unknown. Unreadable: NO_TIME
+    with the raw string kept."""
+    if not isinstance(value, str) or not value.strip():
+        return NO_TIME
+    try:
+        moment = _fromiso(value)
+    except ValueError:
+        return TimeReading(raw=value)
+    if moment.tzinfo is None:
+        return TimeReading(local=moment, raw=value)
+    offset = moment.utcoffset() or timedelta(0)
+    utc = moment.astimezone(UTC)
+    if offset == timedelta(0) and value.strip().upper().endswith("Z"):
+        return TimeReading(local=None, offset_minutes=None, utc=utc, provenance=utc_provenance,
+                           raw=value)
+    return TimeReading(
+        local=moment.replace(tzinfo=None),
+        offset_minutes=int(offset.total_seconds() // 60),
+        utc=utc,
+        provenance=offset_provenance,
+        raw=value,
+    )
+
+
+def naive_reading(value: str | None, fmt: str, raw: str | None = None) -> TimeReading:
+    """A wall-clock time with no zone, read with `strptime(fmt)`. The instant stays unknown
+    (normalise may infer it from the location, and will say so)."""
+    if not value:
+        return NO_TIME
+    try:
+        local = datetime.strptime(value.strip(), fmt)  # noqa: DTZ007 - naive on purpose
+    except ValueError:
+        return TimeReading(raw=raw or value)
+    return TimeReading(local=local, raw=raw or value)
+
+
+def with_offset(local: datetime, offset_minutes: int, provenance: TzProvenance,
+                raw: str | None = None) -> TimeReading:
+    tz = timezone(timedelta(minutes=offset_minutes))
+    return TimeReading(
+        local=local,
+        offset_minutes=offset_minutes,
+        utc=local.replace(tzinfo=tz).astimezone(UTC),
+        provenance=provenance,
+        raw=raw,
+    )
+
+
+def epoch_reading(millis: Any, offset_minutes: int | None, provenance: TzProvenance,
+                  raw: str | None = None) -> TimeReading:
+    """An epoch in milliseconds (the instant), with the wall clock in `offset_minutes` if known."""
+    if isinstance(millis, str) and millis.strip().lstrip("-").isdigit():
+        millis = int(millis)
+    if not isinstance(millis, int | float) or isinstance(millis, bool):
+        return NO_TIME
+    utc = datetime.fromtimestamp(millis / 1000, UTC)
+    local = None
+    if offset_minutes is not None:
+        local = (utc + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
+    return TimeReading(local=local, offset_minutes=offset_minutes, utc=utc,
+                       provenance=provenance, raw=raw if raw is not None else str(millis))
+
+
+# ----------------------------------------------------------------------------- code tables
+
+
+def lookup(source: str, table: Mapping[str, str], key: str | None,
+           warnings: list[ParseWarning], what: str = "code") -> tuple[Status, str]:
+    """Map a raw code through a table to (status, substatus). Unknown -> unknown.other + warning."""
+    if key is not None and key in table:
+        sub = table[key]
+        return status_of(sub), sub
+    warnings.append(ParseWarning(source, f"unmapped {what} {key!r}"))
+    return Status.UNKNOWN, UNKNOWN_SUBSTATUS
