@@ -1,0 +1,67 @@
+"""The command line as a user meets it: a real subprocess of the installed `tracker` script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DESIGN_COMMANDS = ("serve", "api", "orders", "webhooks", "lookup", "analyze", "sim")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "tracker.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=60, check=False)
+
+
+def test_help_lists_every_command_of_the_design() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in DESIGN_COMMANDS:
+        assert f"  {command} " in result.stdout, command
+
+
+def test_orders_help_lists_add_import_show() -> None:
+    result = run("orders", "--help")
+    for command in ("add", "import", "show"):
+        assert f"  {command} " in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("serve",), ("api",), ("lookup", "LP00512345678901"), ("tokens", "create", "ci"),
+    ("orders", "show", "A-1"), ("webhooks", "add", "https://example.com/hook"),
+])
+def test_commands_not_built_yet_say_so_and_fail(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.returncode == 3
+    assert "not available yet" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"TRACKER_DATABASE_URL": "sqlite+nope:/x"}, "TRACKER_DATABASE_URL"),
+    ({"TRACKER_DATABASE_URL": "::::"}, "TRACKER_DATABASE_URL"),
+    ({"TRACKER_BOGUS_KEY": "x"}, "TRACKER_BOGUS_KEY"),
+])
+def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str],
+                                                        variable: str) -> None:
+    result = run("serve", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    result = run("db", "upgrade", env={"TRACKER_DATABASE_URL": f"sqlite:///{db}"})
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    again = run("db", "upgrade", env={"TRACKER_DATABASE_URL": f"sqlite:///{db}"})
+    assert again.returncode == 0, again.stderr

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from tracker.errors import ConfigurationError
+from tracker.settings import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Secret, Settings
+
+
+def test_defaults_are_the_embedded_service() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL == "sqlite:///./tracker.db"
+    assert settings.redis_url == DEFAULT_REDIS_URL == "redis://localhost:6379/0"
+    assert settings.webhook_allow_private is False
+    assert settings.api_tokens == ()
+
+
+def test_reads_per_source_url_and_key() -> None:
+    settings = Settings.from_env({
+        "TRACKER_CAINIAO_URL": "http://127.0.0.1:9000/cainiao/",
+        "TRACKER_17TRACK_URL": "http://127.0.0.1:9000/17track",
+        "TRACKER_17TRACK_KEY": "s3cret-17",
+        "PATH": "/usr/bin",  # not ours: ignored
+    })
+    assert settings.source("cainiao").url == "http://127.0.0.1:9000/cainiao"
+    assert settings.source("17track").key == Secret("s3cret-17")
+    assert settings.source("17track").key is not None
+    assert settings.source("17track").key.reveal() == "s3cret-17"
+    assert settings.source("dhl").url is None
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = Settings.from_env({
+        "TRACKER_17TRACK_KEY": "s3cret-17",
+        "TRACKER_API_TOKENS": "tok-one,tok-two",
+    })
+    shown = repr(settings) + str(settings)
+    for secret in ("s3cret-17", "tok-one", "tok-two"):
+        assert secret not in shown
+    assert [t.reveal() for t in settings.api_tokens] == ["tok-one", "tok-two"]
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "fragment"),
+    [
+        ({"TRACKER_DATABASE_URL": "not a url"}, "TRACKER_DATABASE_URL", "not a database URL"),
+        ({"TRACKER_DATABASE_URL": "mysql://x@y/z"}, "TRACKER_DATABASE_URL", "unsupported"),
+        ({"TRACKER_DATABASE_URL": "postgresql+psycopg2://u@h/db"}, "TRACKER_DATABASE_URL", "psycopg"),
+        ({"TRACKER_REDIS_URL": "http://localhost"}, "TRACKER_REDIS_URL", "not a Redis URL"),
+        ({"TRACKER_REDIS_URL": "redis://localhost:notaport/0"}, "TRACKER_REDIS_URL", "port"),
+        ({"TRACKER_FOOBAR_URL": "http://x"}, "TRACKER_FOOBAR_URL", "unknown source 'foobar'"),
+        ({"TRACKER_CAINIAO_URL": "ftp://x"}, "TRACKER_CAINIAO_URL", "http(s) URL"),
+        ({"TRACKER_SOURCES": "cainiao,fedx"}, "TRACKER_SOURCES", "unknown source 'fedx'"),
+        ({"TRACKER_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "TRACKER_WEBHOOK_ALLOW_PRIVATE", "boolean"),
+        ({"TRACKER_API_PORT": "99999"}, "TRACKER_API_PORT", "between"),
+        ({"TRACKER_STALLED_DAYS": "ten"}, "TRACKER_STALLED_DAYS", "integer"),
+        ({"TRACKER_DATABSE_URL": "sqlite://"}, "TRACKER_DATABSE_URL", "did you mean TRACKER_DATABASE_URL?"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str, fragment: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(env)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable + ": ")
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_enabled_sources_keep_order_without_duplicates() -> None:
+    settings = Settings.from_env({"TRACKER_SOURCES": "17track, cainiao,17track"})
+    assert settings.enabled_sources == ("17track", "cainiao")
+
+
+def test_postgres_url_is_accepted() -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker"
+    assert Settings.from_env({"TRACKER_DATABASE_URL": url}).database_url == url

@@ -1,0 +1,221 @@
+"""The `tracker` command line. Thin: parse arguments, call into the library, print.
+
+Every command of the design is listed by `tracker --help`. A `TrackerError` (bad settings, bad
+input) ends the command with one line on stderr naming the problem and exit code 2; no
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from tracker import __version__
+from tracker.errors import TrackerError
+from tracker.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"tracker: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def clean_errors(func: F) -> F:
+    """Turn our own errors into one line on stderr and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TrackerError as exc:
+            _fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _not_yet(what: str, issue: int) -> NoReturn:
+    _fail(f"{what} is not available yet: it arrives with issue #{issue}. "
+          "Nothing was done.", EXIT_UNAVAILABLE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracker")
+def cli() -> None:
+    """Self-hosted parcel tracking: one honest timeline per parcel, fake-delivery detection,
+    and buyer-protection deadlines."""
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+@cli.command()
+@clean_errors
+def serve() -> None:
+    """Run api + worker + beat for one machine (configured database and Redis)."""
+    _settings()
+    _not_yet("tracker serve (api + worker + beat)", 6)
+
+
+@cli.command()
+@clean_errors
+def api() -> None:
+    """Run the HTTP API alone (workers: celery -A workers.app worker|beat)."""
+    _settings()
+    _not_yet("tracker api (the HTTP API)", 6)
+
+
+# ----------------------------------------------------------------------------- database
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@clean_errors
+def db_upgrade() -> None:
+    """Create or upgrade the schema of TRACKER_DATABASE_URL to the newest revision."""
+    from tracker.store.db import make_engine, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database is at the newest schema: {engine.url.render_as_string()}")
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+@cli.group()
+def orders() -> None:
+    """Add, import and show orders."""
+
+
+@orders.command("add")
+@click.option("--id", "order_id", required=True, help="Your order id (e.g. the AliExpress one).")
+@click.option("--tracking-number", "numbers", multiple=True, required=True,
+              help="A parcel's tracking number; repeat for several parcels.")
+@click.option("--destination-country", required=True, help="ISO 3166-1 alpha-2, e.g. DE.")
+@click.option("--destination-postal-code", default=None)
+@click.option("--shipped-at", required=True, help="ISO-8601 date-time the seller shipped.")
+@click.option("--promised-by", required=True, help="Promised delivery: a date or a date-time.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone of the buyer.")
+@clean_errors
+def orders_add(**_: Any) -> None:
+    """Add one order and schedule its parcels for polling at once."""
+    _settings()
+    _not_yet("tracker orders add", 5)
+
+
+@orders.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@clean_errors
+def orders_import(file: str) -> None:
+    """Import orders from a CSV or JSON Lines FILE, with a progress bar."""
+    _settings()
+    _not_yet("tracker orders import", 6)
+
+
+@orders.command("show")
+@click.argument("order_id")
+@clean_errors
+def orders_show(order_id: str) -> None:
+    """Print the report of a stored order (the same report as `tracker analyze`)."""
+    _settings()
+    _not_yet("tracker orders show", 5)
+
+
+# ----------------------------------------------------------------------------- webhooks, tokens
+
+
+@cli.group()
+def webhooks() -> None:
+    """Webhook endpoints that receive signed alerts."""
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--secret", default=None, help="whsec_... secret (generated if omitted).")
+@click.option("--type", "types", multiple=True, help="Alert type to send; repeat. Default: all.")
+@clean_errors
+def webhooks_add(url: str, secret: str | None, types: Sequence[str]) -> None:
+    """Register URL as a webhook endpoint; prints its id and secret."""
+    _settings()
+    _not_yet("tracker webhooks add", 5)
+
+
+@cli.group()
+def tokens() -> None:
+    """API bearer tokens (stored hashed)."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@clean_errors
+def tokens_create(name: str) -> None:
+    """Create an API token called NAME and print it once."""
+    _settings()
+    _not_yet("tracker tokens create", 6)
+
+
+# ----------------------------------------------------------------------------- lookups, analysis
+
+
+@cli.command()
+@click.argument("number")
+@click.option("--source", default=None, help="Ask this source only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@clean_errors
+def lookup(number: str, source: str | None, as_json: bool) -> None:
+    """Queue an on-demand lookup of NUMBER and wait for the answer."""
+    _settings()
+    _not_yet("tracker lookup", 5)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--now", default=None, help="ISO-8601 instant to analyse at (default: the case's "
+              "`now`, else the current time).")
+def analyze(file: str, now: str | None) -> None:
+    """Run the whole pipeline offline on a saved case FILE (JSON or JSON Lines)."""
+    from tracker.analyze import main as analyze_main
+
+    sys.exit(analyze_main(file, now, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--scenario", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Scenario JSON file (default: the built-in demo scenario).")
+@clean_errors
+def sim(port: int, scenario: str | None) -> None:
+    """Run a local simulated tracking service that speaks the sources' real formats."""
+    from tracker.sim.server import run
+
+    run(port, scenario)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="tracker")
+
+
+if __name__ == "__main__":
+    main()
