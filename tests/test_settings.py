@@ -44,7 +44,8 @@ def test_secrets_never_show_in_repr() -> None:
     [
         ({"TRACKER_DATABASE_URL": "not a url"}, "TRACKER_DATABASE_URL", "not a database URL"),
         ({"TRACKER_DATABASE_URL": "mysql://x@y/z"}, "TRACKER_DATABASE_URL", "unsupported"),
-        ({"TRACKER_DATABASE_URL": "postgresql+psycopg2://u@h/db"}, "TRACKER_DATABASE_URL", "psycopg"),
+        ({"TRACKER_DATABASE_URL": "postgresql+psycopg2://u@h/db"}, "TRACKER_DATABASE_URL",
+         "psycopg"),
         ({"TRACKER_REDIS_URL": "http://localhost"}, "TRACKER_REDIS_URL", "not a Redis URL"),
         ({"TRACKER_REDIS_URL": "redis://localhost:notaport/0"}, "TRACKER_REDIS_URL", "port"),
         ({"TRACKER_FOOBAR_URL": "http://x"}, "TRACKER_FOOBAR_URL", "unknown source 'foobar'"),
@@ -53,7 +54,8 @@ def test_secrets_never_show_in_repr() -> None:
         ({"TRACKER_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "TRACKER_WEBHOOK_ALLOW_PRIVATE", "boolean"),
         ({"TRACKER_API_PORT": "99999"}, "TRACKER_API_PORT", "between"),
         ({"TRACKER_STALLED_DAYS": "ten"}, "TRACKER_STALLED_DAYS", "integer"),
-        ({"TRACKER_DATABSE_URL": "sqlite://"}, "TRACKER_DATABSE_URL", "did you mean TRACKER_DATABASE_URL?"),
+        ({"TRACKER_DATABSE_URL": "sqlite://"}, "TRACKER_DATABSE_URL",
+         "did you mean TRACKER_DATABASE_URL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str, fragment: str) -> None:
