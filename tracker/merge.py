@@ -1,0 +1,275 @@
+"""Merge normalised source events into one timeline per parcel.
+
+The same physical event arrives many times: on every poll, from every source (an aggregator
+relays the carrier's scan), under each of the parcel's numbers, sometimes re-stamped with the
+wrong time zone or reworded. Two events are the same when they have the same status, compatible
+locations and sub-statuses, and one of these holds:
+
+1. their instants are less than a minute apart;
+2. their wall clocks show the same minute and the instants differ by a whole number of half
+   hours, at most 14 h (an aggregator that re-stamped the scan with another offset);
+3. their instants differ by a whole number of half hours (at most 14 h) and their descriptions
+   match once case, punctuation, spacing and a short prefix ("Yanwen: ...") are ignored, unless
+   one source printed two different wall clocks (then they are two scans);
+4. neither has a time and their descriptions match.
+
+"Compatible" lets a missing field match anything (Cainiao gives no location, 17TRACK says
+"LOS ANGELES, US"; one source says `delivered.other`, another `delivered.signed`), but one
+merged event never holds two different countries, cities or specific sub-statuses: merging is
+checked against everything already merged, so a vague event cannot chain two distinct ones.
+
+Determinism: events are first put in a canonical order (by content, not arrival), so the result
+depends only on the multiset of events; merging again, or in another order, gives the same
+timeline and the same ids. Cost: events are bucketed by status and only compared within a 14 h
+window of each other, so merging is O(n log n + n·w), w the events in one window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from tracker.model import Location, SourceEvent, Status, Timeline, TimelineEvent
+
+_MAX_SHIFT = 14 * 3600 + 59  # seconds: the widest time-zone shift, plus a minute of slack
+_HALF_HOUR = 1800
+_TOLERANCE = 60  # seconds: sources that drop seconds still match those that keep them
+_MAX_PREFIX = 40  # characters a reworded description may prepend ("[Yanwen] ", "PostNL: ")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def merge(events: Iterable[SourceEvent], numbers: Sequence[str]) -> Timeline:
+    """One timeline, oldest first, for the parcel known by `numbers`."""
+    group = "|".join(sorted(set(numbers)))
+    items = sorted((_Item(e) for e in events), key=_Item.sort_key)
+    buckets: dict[Status, list[_Item]] = defaultdict(list)
+    for item in items:
+        buckets[item.event.status].append(item)
+    clusters: list[_Cluster] = []
+    for bucket in buckets.values():
+        clusters.extend(_cluster(bucket))
+    merged = sorted((c.build(group) for c in clusters), key=_order_key)
+    return Timeline(events=_unique_ids(merged), numbers=tuple(numbers))
+
+
+# ----------------------------------------------------------------------------- items
+
+
+class _Item:
+    """A source event with the keys merging compares, computed once."""
+
+    __slots__ = ("city", "country", "desc", "event", "key", "local", "pos", "specific", "ts")
+
+    def __init__(self, event: SourceEvent) -> None:
+        self.event = event
+        self.ts: float | None = event.occurred_at.timestamp() if event.occurred_at else None
+        local = event.occurred_local
+        self.local: datetime | None = local.replace(second=0, microsecond=0) if local else None
+        self.country = event.location.country
+        self.city = _words(event.location.city) or None
+        self.specific = None if event.substatus.endswith(".other") else event.substatus
+        self.desc = _words(event.raw_description)
+        self.key = _content_key(event, self.ts)
+        self.pos = 0  # index in its status bucket, set when clustering
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return self.key
+
+
+def _content_key(event: SourceEvent, ts: float | None) -> tuple[Any, ...]:
+    """Every field of the event, comparable: the canonical order that makes merging
+    independent of arrival order."""
+    loc = event.location
+    local = event.occurred_local.isoformat() if event.occurred_local else ""
+    return (
+        ts is not None, ts or 0.0, event.source, event.source_number, event.substatus,
+        event.raw_description, event.raw_code or "", local, event.utc_offset_minutes or 0,
+        event.tz_provenance.value, loc.country or "", loc.city or "", loc.postal_code or "",
+        loc.state or "", loc.text or "", event.raw_status or "", event.raw_substatus or "",
+        event.reporting_carrier or "", event.raw_time or "", event.shipment_ref or "",
+        event.signed_by or "",
+    )  # fmt: skip
+
+
+def _words(value: str | None) -> str:
+    """Case, punctuation and spacing removed: how two wordings of one text are compared."""
+    if not value:
+        return ""
+    return " ".join(_NOT_WORD.split(value.casefold())).strip()
+
+
+def _same_text(a: str, b: str) -> bool:
+    if a == b:
+        return bool(a)
+    long, short = (a, b) if len(a) > len(b) else (b, a)
+    return len(short) >= 8 and len(long) - len(short) <= _MAX_PREFIX and long.endswith(" " + short)
+
+
+def _same_time(a: _Item, b: _Item) -> bool:
+    if a.ts is None or b.ts is None:
+        return a.ts is None and b.ts is None and _same_text(a.desc, b.desc)
+    gap = abs(a.ts - b.ts)
+    if gap < _TOLERANCE:
+        return True
+    if gap > _MAX_SHIFT or _TOLERANCE <= gap % _HALF_HOUR <= _HALF_HOUR - _TOLERANCE:
+        return False
+    if a.local is not None and b.local is not None:
+        if a.local == b.local:
+            return True
+        if a.event.source == b.event.source:
+            return False  # one source, two wall clocks: two scans
+    return _same_text(a.desc, b.desc)
+
+
+# ----------------------------------------------------------------------------- clusters
+
+
+class _Cluster:
+    """Events merged so far, with the location and sub-status they have settled on."""
+
+    __slots__ = ("city", "country", "items", "specific")
+
+    def __init__(self, item: _Item) -> None:
+        self.items = [item]
+        self.country = item.country
+        self.city = item.city
+        self.specific = item.specific
+
+    def accepts(self, other: _Cluster) -> bool:
+        return (
+            _agree(self.country, other.country)
+            and _agree(self.city, other.city)
+            and _agree(self.specific, other.specific)
+        )
+
+    def absorb(self, other: _Cluster) -> None:
+        self.items.extend(other.items)
+        self.country = self.country or other.country
+        self.city = self.city or other.city
+        self.specific = self.specific or other.specific
+
+    def build(self, group: str) -> TimelineEvent:
+        items = sorted(self.items, key=_Item.sort_key)
+        members = [i.event for i in items]
+        best = min(items, key=lambda i: (-i.event.tz_provenance.quality, i.key)).event
+        status = best.status
+        substatus = self.specific or status.sub("other")
+        return TimelineEvent(
+            id=_event_id(group, substatus, best, self.country, self.city),
+            status=status,
+            substatus=substatus,
+            description=best.raw_description or _first(e.raw_description for e in members),
+            location=_merged_location(best, members),
+            occurred_at=best.occurred_at,
+            occurred_local=best.occurred_local,
+            utc_offset_minutes=best.utc_offset_minutes,
+            tz_provenance=best.tz_provenance,
+            sources=_distinct(e.source for e in members),
+            numbers=_distinct(e.source_number for e in members),
+            raw_codes=_distinct(e.raw_code for e in members),
+            reporting_carriers=_distinct(e.reporting_carrier for e in members),
+            members=tuple(members),
+        )
+
+
+def _agree(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _cluster(bucket: list[_Item]) -> list[_Cluster]:
+    """Union of matching pairs, visited in canonical order, within a 14 h sliding window."""
+    for pos, item in enumerate(bucket):
+        item.pos = pos
+    owner = [_Cluster(item) for item in bucket]
+    timed = [i for i, item in enumerate(bucket) if item.ts is not None]
+    untimed = [i for i, item in enumerate(bucket) if item.ts is None]
+    for order in (timed, untimed):
+        for pos, i in enumerate(order):
+            a = bucket[i]
+            for j in order[pos + 1 :]:
+                b = bucket[j]
+                if a.ts is not None and b.ts is not None and b.ts - a.ts > _MAX_SHIFT:
+                    break  # `timed` is sorted by instant: nothing further can match
+                _join(owner, a, b)
+    seen: dict[int, _Cluster] = {}
+    for cluster in owner:
+        seen.setdefault(id(cluster), cluster)
+    return list(seen.values())
+
+
+def _join(owner: list[_Cluster], a: _Item, b: _Item) -> None:
+    left, right = owner[a.pos], owner[b.pos]
+    if left is right or not left.accepts(right) or not _same_time(a, b):
+        return
+    left.absorb(right)
+    for item in right.items:
+        owner[item.pos] = left
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _first(values: Iterable[str]) -> str:
+    return next((v for v in values if v), "")
+
+
+def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(sorted({v for v in values if v}))
+
+
+def _merged_location(best: SourceEvent, members: Sequence[SourceEvent]) -> Location:
+    """The best reading's location, its gaps filled from the other sources."""
+    loc = best.location
+    if loc.country and loc.city and loc.text:
+        return loc
+    others = [m.location for m in members if m.location is not loc and not m.location.empty]
+    if not others:
+        return loc
+    return Location(
+        text=loc.text or _first(o.text or "" for o in others) or None,
+        city=loc.city or _first(o.city or "" for o in others) or None,
+        state=loc.state or _first(o.state or "" for o in others) or None,
+        postal_code=loc.postal_code or _first(o.postal_code or "" for o in others) or None,
+        country=loc.country or _first(o.country or "" for o in others) or None,
+    )
+
+
+def _event_id(
+    group: str, substatus: str, best: SourceEvent, country: str | None, city: str | None
+) -> str:
+    if best.occurred_at is not None:
+        when = best.occurred_at.strftime("%Y-%m-%dT%H:%MZ")
+    elif best.occurred_local is not None:
+        when = best.occurred_local.strftime("%Y-%m-%dT%H:%M")
+    else:
+        when = "?" + _words(best.raw_description)
+    content = f"{group}\n{substatus}\n{when}\n{country or ''}\n{city or ''}"
+    return hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _order_key(event: TimelineEvent) -> tuple[Any, ...]:
+    # Untimed events go first: they must not decide the parcel's current state.
+    when = event.occurred_at.timestamp() if event.occurred_at else float("-inf")
+    return (when, event.status.rank, event.id, _content_key(event.members[0], None))
+
+
+def _unique_ids(events: list[TimelineEvent]) -> tuple[TimelineEvent, ...]:
+    """Two events that merging kept apart but that hash alike get a deterministic suffix."""
+    seen: dict[str, int] = {}
+    out: list[TimelineEvent] = []
+    for event in events:
+        n = seen.get(event.id, 0)
+        seen[event.id] = n + 1
+        if n:
+            event = _with_id(event, f"{event.id}-{n + 1}")
+        out.append(event)
+    return tuple(out)
+
+
+def _with_id(event: TimelineEvent, new_id: str) -> TimelineEvent:
+    return replace(event, id=new_id)
