@@ -124,8 +124,8 @@ def test_reports_of_one_physical_event_merge_and_distinct_events_do_not(
 ) -> None:
     expected: list[set[SourceEvent]] = []
     for k, ((substatus, location, text), variants) in enumerate(plan):
-        # 30 h apart: even shifted by 14 h, the reports of two events stay apart in time
-        at = T0 + timedelta(hours=30 * k, minutes=7)
+        # 45 h apart: reports shifted by up to 14 h each way stay more than 14 h apart
+        at = T0 + timedelta(hours=45 * k, minutes=7)
         base = event(substatus=substatus, location=location, description=text, at=at)
         reports = {base}
         for source, how, halves in variants:
