@@ -1,0 +1,97 @@
+"""Source guards against a real Redis, shared by several real processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tracker.errors import CircuitOpen, RateLimited, SourceRequestRejected, SourceUnavailable
+from tracker.sources.base import RateLimit
+from workers.guards import Guards
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+LIMITS = {"cainiao": RateLimit(10, 1.0), "17track": RateLimit(3, 1.0)}
+
+
+@pytest.fixture
+def guards() -> Iterator[Guards]:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    with Guards(REDIS_URL, LIMITS, fail_max=3, reset_timeout=1) as g:
+        yield g
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _hammer(start_at: float, seconds: float, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    with Guards(REDIS_URL, LIMITS) as g:
+        admitted = 0
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while time.time() < start_at + seconds:
+            if g["cainiao"].wait_time() == 0:
+                admitted += 1
+        results.put(admitted)
+
+
+def test_the_rate_limit_holds_across_processes(guards: Guards) -> None:
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    start_at = time.time() + 1.5
+    workers = [context.Process(target=_hammer, args=(start_at, 0.9, results)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    admitted = [results.get(timeout=5) for _ in workers]
+    assert sum(admitted) == 10, admitted
+
+
+def test_denied_call_says_how_long_to_wait(guards: Guards) -> None:
+    for _ in range(3):
+        assert guards["17track"].wait_time() == 0
+    wait = guards["17track"].wait_time()
+    assert 0 < wait <= 1.0
+
+
+def test_429_sets_a_cooldown_every_worker_sees(guards: Guards) -> None:
+    def limited() -> None:
+        raise RateLimited("cainiao", "HTTP 429", retry_after=3)
+
+    with pytest.raises(RateLimited):
+        guards["cainiao"].call(limited)
+    with Guards(REDIS_URL, LIMITS) as other_worker:
+        wait = other_worker["cainiao"].wait_time()
+    assert 2.5 < wait <= 3.0
+
+
+def test_breaker_opens_after_transient_failures_and_recovers(guards: Guards) -> None:
+    calls: list[str] = []
+
+    def failing() -> None:
+        calls.append("x")
+        raise SourceUnavailable("cainiao", "HTTP 503")
+
+    for _ in range(2):
+        with pytest.raises(SourceUnavailable):
+            guards["cainiao"].call(failing)
+    with pytest.raises(CircuitOpen):
+        guards["cainiao"].call(failing)  # the third failure trips it
+    with Guards(REDIS_URL, LIMITS, fail_max=3, reset_timeout=1) as other_worker, \
+            pytest.raises(CircuitOpen):
+        other_worker["cainiao"].call(failing)  # open for everyone: the source sees no call
+    assert len(calls) == 3
+    time.sleep(1.1)
+    assert guards["cainiao"].call(lambda: "ok") == "ok"  # half-open probe succeeds, closes
+
+
+def test_business_errors_do_not_open_the_breaker(guards: Guards) -> None:
+    def rejected() -> None:
+        raise SourceRequestRejected("cainiao", "HTTP 400", 400)
+
+    for _ in range(6):
+        with pytest.raises(SourceRequestRejected):
+            guards["cainiao"].call(rejected)
+    assert guards["cainiao"].call(lambda: 1) == 1
