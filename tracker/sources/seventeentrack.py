@@ -1,0 +1,435 @@
+"""17TRACK: the Tracking API v2.4 (`gettrackinfo`), its webhook pushes, and the legacy buyer
+profile API (`buyer.17track.net`, the shape py17track reads).
+
+Times: 17TRACK relays each carrier's clock. `time_iso` (wall clock with offset) and `time_utc`
+are both 17TRACK's conversions, and they can disagree (an India Post scan 30 min off) or be null
+(only `time_raw` filled). When both agree we keep wall clock, offset and instant; when they
+disagree we keep the wall clock and 17TRACK's UTC without an offset, and say so in a warning;
+when only `time_raw` is there the wall clock is all we know.
+
+`Delivered_Other` stays delivered even when the text says otherwise: judging the text is the
+judge's job (rule text_contradiction), and the raw text is kept for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from tracker.errors import ConfigurationError, UnparseableResponse
+from tracker.model import (
+    Location,
+    Observation,
+    Outcome,
+    ParseResult,
+    ParseWarning,
+    SourceEvent,
+    Status,
+    TrackingState,
+    TzProvenance,
+    status_of,
+)
+from tracker.sources import _parse as p
+from tracker.sources._answers import Answer, assemble, guard, sub
+from tracker.sources._iso3 import country_code
+from tracker.sources._offsets import parse_offset
+from tracker.sources.base import RateLimit, SourceSpec
+from tracker.sources.http import SourceClient
+
+SOURCE = "17track"
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    base_url="https://api.17track.net/track/v2.4",
+    batch_size=40,  # hard limit per call (error -18010014 beyond it)
+    rate_limit=RateLimit(calls=3, period=1.0),
+    auth="header 17token: <API key>",
+    key_required=True,
+)
+
+CODES: Mapping[str, str] = {
+    "NotFound_Other": "not_found.not_yet_available",
+    "NotFound_InvalidCode": "not_found.invalid_number",
+    "InfoReceived": "pre_transit.info_received",
+    "InTransit_PickedUp": "in_transit.picked_up",
+    "InTransit_Departure": "in_transit.linehaul_departed",
+    "InTransit_Arrival": "in_transit.linehaul_arrived",
+    "InTransit_CustomsProcessing": "in_transit.import_customs_processing",
+    "InTransit_CustomsReleased": "in_transit.import_customs_released",
+    "InTransit_CustomsRequiringInformation": "exception.customs_info_required",
+    "InTransit_Other": "in_transit.other",
+    "InTransit_TransportArrived": "in_transit.other",
+    "InTransit_TransportDeparted": "in_transit.other",
+    "AvailableForPickup_Other": "available_for_pickup.other",
+    "OutForDelivery_Other": "out_for_delivery.out_for_delivery",
+    "DeliveryFailure_NoBody": "delivery_attempted.recipient_unavailable",
+    "DeliveryFailure_Security": "delivery_attempted.security_issue",
+    "DeliveryFailure_Rejected": "delivery_attempted.refused",
+    "DeliveryFailure_InvalidAddress": "delivery_attempted.address_issue",
+    "DeliveryFailure_Other": "delivery_attempted.other",
+    "Delivered_Other": "delivered.delivered",
+    "Exception_Returning": "returning.return_initiated",
+    "Exception_Returned": "returned.returned_to_sender",
+    "Exception_NoBody": "exception.other",
+    "Exception_Security": "exception.held_by_carrier",
+    "Exception_Damage": "exception.damaged",
+    "Exception_Rejected": "returning.refused",
+    "Exception_Delayed": "exception.delayed",
+    "Exception_Lost": "failed.lost",
+    "Exception_Destroyed": "failed.destroyed",
+    "Exception_Cancel": "cancelled.order_cancelled",
+    "Exception_Other": "exception.other",
+}
+"""Event/latest `sub_status` -> canonical sub-status (carriers.md §10.3)."""
+
+STAGES: Mapping[str, str] = {
+    "InfoReceived": "pre_transit.info_received",
+    "PickedUp": "in_transit.picked_up",
+    "Departure": "in_transit.linehaul_departed",
+    "Arrival": "in_transit.linehaul_arrived",
+    "AvailableForPickup": "available_for_pickup.other",
+    "OutForDelivery": "out_for_delivery.out_for_delivery",
+    "Delivered": "delivered.delivered",
+    "Returning": "returning.return_initiated",
+    "Returned": "returned.returned_to_sender",
+}
+"""Milestone `stage` -> canonical, used only for events that carry no `sub_status` (v2.2)."""
+
+AT_ORIGIN: Mapping[str, str] = {
+    "InTransit_CustomsProcessing": "in_transit.export_customs_started",
+    "InTransit_CustomsReleased": "in_transit.export_customs_cleared",
+}
+"""Customs codes read as export customs when the scan is in the shipper's country."""
+
+STALE_STATUSES = frozenset({"Expired", "Expired_Other"})
+
+REJECTED: Mapping[int, tuple[Outcome, TrackingState]] = {
+    -18019902: (Outcome.NOT_FOUND, TrackingState.PENDING),  # not registered (yet)
+    -18019903: (Outcome.NOT_FOUND, TrackingState.ACTIVE),  # carrier not detected
+    -18019909: (Outcome.NOT_FOUND, TrackingState.PENDING),  # registered, no info yet
+    -18010012: (Outcome.INVALID, TrackingState.NOT_FOUND_FINAL),  # invalid number format
+}
+"""`rejected[].error.code` -> per-number outcome; other codes are not_found with the message."""
+
+PACKAGE_STATES: Mapping[str, str] = {
+    "0": "not_found.not_yet_available",
+    "10": "in_transit.other",
+    "30": "available_for_pickup.other",
+    "35": "delivery_attempted.other",
+    "40": "delivered.delivered",
+    "50": "exception.other",
+}
+"""Legacy profile API `FPackageState` (v1 `e`); 20 (expired) is a tracking state."""
+
+_LEGACY_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+# ----------------------------------------------------------------------------- fetch
+
+
+def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
+    """POST gettrackinfo with a JSON array, at most 40 numbers per call."""
+    if not client.key:
+        raise ConfigurationError("TRACKER_17TRACK_KEY", "17TRACK needs an API key")
+    observations = []
+    for start in range(0, len(numbers), SPEC.batch_size):
+        batch = list(numbers[start:start + SPEC.batch_size])
+        response = client.request("POST", "gettrackinfo", json=[{"number": n} for n in batch],
+                                  headers={"17token": client.key})
+        observations.append(client.observe(response, batch))
+    return observations
+
+
+def push_numbers(body: Any) -> tuple[str, ...]:
+    """The number a webhook push is about (empty if the body does not say)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    number = data.get("number") if isinstance(data, dict) else None
+    return (number,) if isinstance(number, str) and number else ()
+
+
+# ----------------------------------------------------------------------------- parse
+
+
+def parse(observation: Observation) -> ParseResult:
+    body = p.load_json(observation)
+    with guard(SOURCE, observation):
+        answers, warnings = _answers(observation, body)
+    events, results, warns = assemble(SOURCE, observation.numbers, answers, warnings)
+    return ParseResult(events=events, results=results, warnings=warns)
+
+
+def _answers(observation: Observation, body: Any) -> tuple[list[Answer], list[ParseWarning]]:
+    p.need(SOURCE, body, "$", dict)
+    warnings: list[ParseWarning] = []
+    if "event" in body:
+        return _webhook(body, warnings), warnings
+    if "Json" in body:
+        return _legacy(body, warnings), warnings
+    if "code" in body and "data" in body:
+        return _v2(body, warnings), warnings
+    raise UnparseableResponse(SOURCE, "neither gettrackinfo, webhook nor profile shape",
+                              observation.text, field="$")
+
+
+def _v2(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
+    data = body.get("data")
+    if body.get("code") != 0:
+        errors = data.get("errors") if isinstance(data, dict) else None
+        raise UnparseableResponse(SOURCE, f"call failed with code {body.get('code')!r}: "
+                                  f"{errors!r}", field="code")
+    data = p.get_dict(SOURCE, body, "data", "$")
+    answers = [_accepted(p.need(SOURCE, item, f"data.accepted[{i}]", dict), warnings)
+               for i, item in enumerate(p.get_list(SOURCE, data, "accepted", "data"))]
+    for i, item in enumerate(p.get_list(SOURCE, data, "rejected", "data")):
+        answers.append(_rejected(p.need(SOURCE, item, f"data.rejected[{i}]", dict), i))
+    return answers
+
+
+def _number(item: Mapping[str, Any], path: str) -> str:
+    number = p.need(SOURCE, item.get("number"), f"{path}.number", (str, int))
+    if isinstance(number, bool) or not str(number).strip():
+        raise UnparseableResponse(SOURCE, "empty number", field=f"{path}.number")
+    return str(number).strip()
+
+
+def _rejected(item: dict[str, Any], index: int) -> Answer:
+    number = _number(item, f"data.rejected[{index}]")
+    error = sub(item, "error")
+    code = error.get("code")
+    outcome, state = REJECTED.get(code, (Outcome.NOT_FOUND, TrackingState.ACTIVE)) \
+        if isinstance(code, int) else (Outcome.NOT_FOUND, TrackingState.ACTIVE)
+    return Answer(number=number, outcome=outcome, tracking_state=state,
+                  status=Status.NOT_FOUND, message=f"{code}: {p.text(error.get('message'))}")
+
+
+def _webhook(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
+    event = body.get("event")
+    data = p.get_dict(SOURCE, body, "data", "$")
+    if event == "TRACKING_STOPPED":
+        return [Answer(number=_number(data, "data"), tracking_state=TrackingState.STOPPED,
+                       message="tracking stopped by 17TRACK")]
+    if event == "TRACKING_UPDATED":
+        return [_accepted(data, warnings, path="data")]
+    raise UnparseableResponse(SOURCE, f"unknown webhook event {event!r}", field="event")
+
+
+def _accepted(item: dict[str, Any], warnings: list[ParseWarning],
+              path: str = "data.accepted[]") -> Answer:
+    number = _number(item, path)
+    info = item.get("track_info")
+    if info is None:
+        return Answer(number=number, outcome=Outcome.NOT_FOUND,
+                      tracking_state=TrackingState.PENDING, message="no track_info yet")
+    info = p.need(SOURCE, info, f"{path}.track_info", dict)
+    latest = sub(info, "latest_status")
+    answer = _summary(number, latest, warnings)
+    ship = sub(info, "shipping_info")
+    origin = _country_of(ship.get("shipper_address"))
+    destination = _country_of(ship.get("recipient_address"))
+    tracking = sub(info, "tracking")
+    for i, prov in enumerate(p.get_list(SOURCE, tracking, "providers", f"{path}.tracking")):
+        prov = p.need(SOURCE, prov, f"{path}.tracking.providers[{i}]", dict)
+        carrier = _carrier(prov.get("provider"))
+        for j, raw in enumerate(p.get_list(SOURCE, prov, "events", f"providers[{i}]")):
+            raw = p.need(SOURCE, raw, f"providers[{i}].events[{j}]", dict)
+            answer.events.append(_event(number, carrier, raw, (origin, destination), warnings))
+    return answer
+
+
+def _summary(number: str, latest: Mapping[str, Any], warnings: list[ParseWarning]) -> Answer:
+    status, sub = p.text(latest.get("status")), p.text(latest.get("sub_status"))
+    if status in STALE_STATUSES or sub in STALE_STATUSES:
+        return Answer(number=number, tracking_state=TrackingState.STALE, message="Expired")
+    if sub is None:
+        return Answer(number=number)
+    canonical, _ = p.lookup(SOURCE, CODES, sub, warnings, "sub_status")
+    code = sub
+    if canonical is Status.NOT_FOUND:
+        outcome = Outcome.INVALID if code == "NotFound_InvalidCode" else Outcome.NOT_FOUND
+        return Answer(number=number, outcome=outcome, tracking_state=TrackingState.PENDING,
+                      status=canonical, message=p.text(latest.get("sub_status_descr")))
+    return Answer(number=number, status=canonical)
+
+
+def _carrier(provider: Any) -> str | None:
+    if not isinstance(provider, dict):
+        return None
+    return p.text(provider.get("name")) or p.text(provider.get("key"))
+
+
+def _country_of(address: Any) -> str | None:
+    return country_code(address.get("country")) if isinstance(address, dict) else None
+
+
+def _event(number: str, carrier: str | None, raw: dict[str, Any],
+           route: tuple[str | None, str | None], warnings: list[ParseWarning]) -> SourceEvent:
+    sub, stage = raw.get("sub_status"), raw.get("stage")
+    location = _location(raw)
+    code, table, what = (sub, CODES, "sub_status") if isinstance(sub, str) and sub else (
+        (stage, STAGES, "stage") if isinstance(stage, str) and stage else (None, CODES,
+                                                                           "sub_status"))
+    if code in AT_ORIGIN and location.country and location.country == route[0] != route[1]:
+        table = AT_ORIGIN
+    status, substatus = p.lookup(SOURCE, table, code, warnings, what)
+    when = _time(raw, warnings)
+    return SourceEvent(
+        source=SOURCE, source_number=number, status=status, substatus=substatus,
+        raw_description=_description(raw), raw_status=p.text(stage), raw_substatus=p.text(sub),
+        raw_code=code, reporting_carrier=carrier, location=location,
+        occurred_local=when.local, utc_offset_minutes=when.offset_minutes, occurred_at=when.utc,
+        tz_provenance=when.provenance, raw_time=when.raw,
+    )
+
+
+def _description(raw: Mapping[str, Any]) -> str:
+    text = p.text(raw.get("description")) or ""
+    translation = raw.get("description_translation")
+    if isinstance(translation, dict):
+        english = p.text(translation.get("description"))
+        if english and english != text:
+            return f"{text} [{translation.get('lang') or 'en'}: {english}]" if text else english
+    return text
+
+
+def _location(raw: Mapping[str, Any]) -> Location:
+    address = sub(raw, "address")
+    country_raw = p.text(address.get("country"))
+    country = country_code(country_raw)
+    text = p.text(raw.get("location"))
+    if country_raw and not country and not text:
+        text = country_raw  # a country name: the name helper reads it later
+    return Location(text=text, city=p.text(address.get("city")),
+                    state=p.text(address.get("state")),
+                    postal_code=p.text(address.get("postal_code")), country=country)
+
+
+def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading:
+    fields = {k: raw.get(k) for k in ("time_iso", "time_utc", "time_raw") if raw.get(k)}
+    raw_text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode() if fields else None
+    iso = p.iso_reading(raw.get("time_iso"))
+    utc = p.iso_reading(raw.get("time_utc"), utc_provenance=TzProvenance.AGGREGATOR_UTC)
+    local_raw = _raw_reading(raw.get("time_raw"))
+    if iso.utc and (utc.utc is None or utc.utc == iso.utc):
+        return p.TimeReading(iso.local, iso.offset_minutes, iso.utc, iso.provenance, raw_text)
+    local = iso.local or local_raw.local
+    if iso.utc and utc.utc:
+        warnings.append(ParseWarning(SOURCE, f"time_iso {raw.get('time_iso')} and time_utc "
+                                     f"{raw.get('time_utc')} disagree; kept time_utc"))
+    if utc.utc:
+        return p.TimeReading(local, None, utc.utc, TzProvenance.AGGREGATOR_UTC, raw_text)
+    if local_raw.utc:
+        return p.TimeReading(local_raw.local, local_raw.offset_minutes, local_raw.utc,
+                             local_raw.provenance, raw_text)
+    return p.TimeReading(local, None, None, TzProvenance.UNKNOWN, raw_text)
+
+
+def _raw_reading(value: Any) -> p.TimeReading:
+    if not isinstance(value, dict):
+        return p.NO_TIME
+    date, clock = value.get("date"), value.get("time")
+    if not isinstance(date, str) or not isinstance(clock, str):
+        return p.NO_TIME
+    reading = p.naive_reading(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
+    offset = parse_offset(value.get("timezone"))
+    if reading.local is None or offset is None:
+        return reading
+    return p.with_offset(reading.local, offset, TzProvenance.CARRIER_OFFSET)
+
+
+# ----------------------------------------------------------------------------- legacy profile
+
+
+def _legacy(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
+    answers = []
+    for i, entry in enumerate(p.get_list(SOURCE, body, "Json", "$")):
+        entry = p.need(SOURCE, entry, f"Json[{i}]", dict)
+        number = p.text(p.need(SOURCE, entry.get("FTrackNo"), f"Json[{i}].FTrackNo", (str, int)))
+        if not number:
+            raise UnparseableResponse(SOURCE, "empty number", field=f"Json[{i}].FTrackNo")
+        answers.append(_legacy_answer(number, entry, warnings))
+    return answers
+
+
+def _legacy_answer(number: str, entry: dict[str, Any], warnings: list[ParseWarning]) -> Answer:
+    state = entry.get("FPackageState")
+    ref = p.text(entry.get("FTrackInfoId"))
+    answer = Answer(number=number, ref=ref)
+    if state is not None and str(state) == "20":
+        answer.tracking_state = TrackingState.STALE
+    last = _last_event(entry.get("FLastEvent"), number, warnings)
+    if last is None:
+        return answer
+    if state is None:
+        warnings.append(ParseWarning(SOURCE, "profile entry without FPackageState: "
+                                     "event status unknown"))
+        status, substatus = Status.UNKNOWN, "unknown.other"
+    elif str(state) == "20":
+        status, substatus = Status.UNKNOWN, "unknown.other"
+    else:
+        status, substatus = p.lookup(SOURCE, PACKAGE_STATES, str(state), warnings,
+                                     "FPackageState")
+    answer.status = None if status is Status.UNKNOWN else status_of(substatus)
+    answer.events.append(_legacy_event(number, last, status, substatus,
+                                       raw_state=None if state is None else str(state)))
+    return answer
+
+
+def _last_event(value: Any, number: str, warnings: list[ParseWarning]) -> dict[str, Any] | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        event = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        event = None
+    if not isinstance(event, dict):
+        warnings.append(ParseWarning(SOURCE, f"FLastEvent of {number} is not a JSON object"))
+        return None
+    return event
+
+
+def _legacy_event(number: str, raw: dict[str, Any], status: Status, substatus: str,
+                  raw_state: str | None) -> SourceEvent:
+    city, country_raw = p.text(raw.get("c")), p.text(raw.get("d"))
+    country = country_code(country_raw)
+    text = ", ".join(x for x in (city, country_raw) if x) or None
+    when = _legacy_time(raw)
+    return SourceEvent(
+        source=SOURCE, source_number=number, status=status, substatus=substatus,
+        raw_description=p.text(raw.get("z")) or "", raw_status=raw_state, raw_code=raw_state,
+        location=Location(text=text, city=city, country=country),
+        occurred_local=when.local, utc_offset_minutes=when.offset_minutes, occurred_at=when.utc,
+        tz_provenance=when.provenance, raw_time=when.raw,
+    )
+
+
+def _legacy_time(raw: Mapping[str, Any]) -> p.TimeReading:
+    """`a` is the wall clock; `dd{d,t,tz}` (newer entries) may add the offset. A `t` that is
+    missing or impossible ("42:05:34") falls back to `a`; an offset applies only to its own date."""
+    stamp = raw.get("a") if isinstance(raw.get("a"), str) else None
+    dd = sub(raw, "dd")
+    raw_text = orjson.dumps({"a": stamp, "dd": raw.get("dd")},
+                            option=orjson.OPT_SORT_KEYS).decode()
+    local = _dd_local(dd) or _legacy_local(stamp)
+    if local is None:
+        return p.TimeReading(raw=raw_text)
+    offset = parse_offset(dd.get("tz"))
+    if offset is None or dd.get("d") != local.date().isoformat():
+        return p.TimeReading(local=local, raw=raw_text)
+    return p.with_offset(local, offset, TzProvenance.CARRIER_OFFSET, raw_text)
+
+
+def _dd_local(dd: Mapping[str, Any]) -> datetime | None:
+    day, clock = dd.get("d"), dd.get("t")
+    if not isinstance(day, str) or not isinstance(clock, str):
+        return None
+    return p.naive_reading(f"{day} {clock}", "%Y-%m-%d %H:%M:%S").local
+
+
+def _legacy_local(stamp: str | None) -> datetime | None:
+    for fmt in _LEGACY_FORMATS:
+        reading = p.naive_reading(stamp, fmt)
+        if reading.local is not None:
+            return reading.local
+    return None
