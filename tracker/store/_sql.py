@@ -1,0 +1,68 @@
+"""Small SQL helpers shared by the repository modules (dialect choices live here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+T = TypeVar("T")
+
+DEFAULT_LEASE = timedelta(minutes=5)
+"""How long a claimed row stays invisible to other claimers if its worker never reports."""
+
+_INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def upsert_insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has `on_conflict_do_nothing/update` on both databases."""
+    return _INSERTS[conn.dialect.name](table)
+
+
+def from_row(cls: type[T], row: Row[Any]) -> T:
+    """Build the dataclass `cls` from the row's columns of the same names."""
+    mapping = row._mapping
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: mapping[name] for name in names})
+
+
+def claim_due(
+    conn: Connection,
+    table: sa.Table,
+    due_column: str,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    where: Sequence[sa.ColumnElement[bool]] = (),
+) -> list[Row[Any]]:
+    """Lease the `limit` most overdue rows whose `due_column <= now`; returned in id order.
+
+    One UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) statement: on PostgreSQL
+    concurrent claimers skip each other's rows instead of queueing behind them; on SQLite the
+    statement takes the write lock before it reads, so two claimers serialise instead of both
+    reading the same rows (a SELECT first would let them). The lease moves the due time
+    forward, so a later claim does not see the rows again; the worker sets the real next time
+    when it is done. (SQLite's RETURNING sees only the new values, so the old due times, and
+    with them the due order, cannot come back from the same statement.)
+    """
+    due_col = table.c[due_column]
+    due = (
+        sa.select(table.c.id)
+        .where(due_col <= now, *where)
+        .order_by(due_col, table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        sa.update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values({due_column: now + lease})
+        .returning(*table.c)
+    )
+    return sorted(conn.execute(stmt), key=lambda row: row.id)  # RETURNING has no order

@@ -1,0 +1,105 @@
+"""Webhook endpoints: where alerts are sent, and whether an endpoint is still enabled."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tracker.store._sql import from_row
+from tracker.store.tables import webhook_endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    id: str
+    url: str
+    secret: str
+    types: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    created_at: datetime
+
+    def wants(self, alert_type: str) -> bool:
+        """An empty type list subscribes to every alert type."""
+        return not self.types or alert_type in self.types
+
+
+def new_endpoint_id() -> str:
+    return "ep_" + secrets.token_urlsafe(12).replace("-", "").replace("_", "")
+
+
+def create_endpoint(
+    conn: Connection,
+    url: str,
+    secret: str,
+    types: Sequence[str] = (),
+    *,
+    now: datetime,
+    endpoint_id: str | None = None,
+) -> EndpointRow:
+    """Register an endpoint. URL checks (HTTPS, no private targets) belong to the caller."""
+    values = {
+        "id": endpoint_id or new_endpoint_id(),
+        "url": url,
+        "secret": secret,
+        "types": list(types),
+        "enabled": True,
+        "created_at": now,
+    }
+    row = conn.execute(
+        sa.insert(webhook_endpoints).values(values).returning(*webhook_endpoints.c)
+    ).one()
+    return from_row(EndpointRow, row)
+
+
+def get_endpoint(conn: Connection, endpoint_id: str) -> EndpointRow | None:
+    query = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+    row = conn.execute(query).first()
+    return None if row is None else from_row(EndpointRow, row)
+
+
+def list_endpoints(conn: Connection, *, enabled_only: bool = False) -> list[EndpointRow]:
+    query = sa.select(webhook_endpoints).order_by(
+        webhook_endpoints.c.created_at, webhook_endpoints.c.id
+    )
+    if enabled_only:
+        query = query.where(webhook_endpoints.c.enabled.is_(True))
+    return [from_row(EndpointRow, row) for row in conn.execute(query)]
+
+
+def delete_endpoint(conn: Connection, endpoint_id: str) -> bool:
+    """Remove the endpoint with its deliveries and attempts; False if it did not exist."""
+    result = conn.execute(sa.delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))
+    return result.rowcount > 0
+
+
+def disable_endpoint(conn: Connection, endpoint_id: str, reason: str) -> None:
+    """Stop sending (410 Gone, or failing for days: reliability.md WH-6, WH-8)."""
+    conn.execute(
+        sa.update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(enabled=False, disabled_reason=reason)
+    )
+
+
+def enable_endpoint(conn: Connection, endpoint_id: str) -> None:
+    conn.execute(
+        sa.update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(enabled=True, disabled_reason=None, failing_since=None)
+    )
+
+
+def set_failing_since(conn: Connection, endpoint_id: str, since: datetime | None) -> None:
+    """Start the failure clock (keeps the first failure time) or clear it (since=None)."""
+    stmt = sa.update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+    if since is not None:
+        # Only the first failure starts the clock; later ones must not reset it.
+        stmt = stmt.where(webhook_endpoints.c.failing_since.is_(None))
+    conn.execute(stmt.values(failing_since=since))

@@ -1,0 +1,201 @@
+"""The evidence: raw observations, insert-only events, and the verdict history."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tracker.model import (
+    DeliveryVerdict,
+    Location,
+    Observation,
+    SourceEvent,
+    Status,
+    TzProvenance,
+)
+from tracker.store._sql import from_row, upsert_insert
+from tracker.store.tables import events, observations, parcels, verdicts
+
+_EVENT_COLUMNS = frozenset(c.name for c in events.c) - {"created_at"}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: str
+    parcel_id: int
+    observation_id: int | None
+    source: str
+    source_number: str
+    data: dict[str, Any]
+    occurred_at: datetime | None
+    status: str
+    substatus: str
+    created_at: datetime
+
+
+def store_observation(conn: Connection, parcel_id: int | None, obs: Observation) -> int:
+    """Keep `obs` as received; storing the same body again returns the first row's id."""
+    digest = obs.sha256
+    stmt = (
+        upsert_insert(conn, observations)
+        .values(
+            parcel_id=parcel_id,
+            source=obs.source,
+            numbers=list(obs.numbers),
+            fetched_at=obs.fetched_at,
+            http_status=obs.http_status,
+            content_type=obs.content_type,
+            sha256=digest,
+            body=obs.text,
+        )
+        .on_conflict_do_nothing()
+        .returning(observations.c.id)
+    )
+    new_id = conn.execute(stmt).scalar()
+    if new_id is not None:
+        return int(new_id)
+    same_parcel = (
+        observations.c.parcel_id.is_(None)
+        if parcel_id is None
+        else observations.c.parcel_id == parcel_id
+    )
+    query = sa.select(observations.c.id).where(
+        observations.c.source == obs.source, observations.c.sha256 == digest, same_parcel
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def observations_for_order(conn: Connection, order_id: str) -> list[Observation]:
+    """The order's observations, oldest first. `payload` is the stored body text."""
+    query = (
+        sa.select(observations)
+        .join(parcels, parcels.c.id == observations.c.parcel_id)
+        .where(parcels.c.order_id == order_id)
+        .order_by(observations.c.fetched_at, observations.c.id)
+    )
+    return [
+        Observation(
+            source=row.source,
+            payload=row.body,
+            fetched_at=row.fetched_at,
+            numbers=tuple(row.numbers),
+            http_status=row.http_status,
+            content_type=row.content_type,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def insert_events(conn: Connection, rows: Iterable[Mapping[str, Any]], *, now: datetime) -> int:
+    """Insert events whose id is new; returns how many were new. Existing ids are left as is.
+
+    Each row has the `events` columns except `created_at` (set to `now`). The ids are
+    deterministic, so a re-poll or a redelivered task inserts nothing.
+    """
+    values = [_event_values(row, now) for row in rows]
+    if not values:
+        return 0
+    stmt = (
+        upsert_insert(conn, events)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(events.c.id)
+    )
+    return len(conn.execute(stmt, values).all())
+
+
+def _event_values(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    missing = _EVENT_COLUMNS - set(row)
+    if missing:
+        raise ValueError(f"event row lacks {sorted(missing)}")
+    return {**{name: row[name] for name in _EVENT_COLUMNS}, "created_at": now}
+
+
+def event_row(
+    event_id: str, parcel_id: int, observation_id: int | None, event: SourceEvent
+) -> dict[str, Any]:
+    """The `insert_events` row for a source event (its full data kept in `data`)."""
+    return {
+        "id": event_id,
+        "parcel_id": parcel_id,
+        "observation_id": observation_id,
+        "source": event.source,
+        "source_number": event.source_number,
+        "data": event_to_data(event),
+        "occurred_at": event.occurred_at,
+        "status": event.status.value,
+        "substatus": event.substatus,
+    }
+
+
+def event_to_data(event: SourceEvent) -> dict[str, Any]:
+    """A JSON-safe, lossless dict of a SourceEvent (`event_from_data` reverses it)."""
+    data: dict[str, Any] = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Location):
+            value = value.to_dict()
+        data[f.name] = value
+    return data
+
+
+def event_from_data(data: Mapping[str, Any]) -> SourceEvent:
+    fields: dict[str, Any] = dict(data)
+    fields["status"] = Status(fields["status"])
+    fields["tz_provenance"] = TzProvenance(fields["tz_provenance"])
+    fields["location"] = Location(**fields["location"])
+    for name in ("occurred_local", "occurred_at"):
+        if fields.get(name) is not None:
+            fields[name] = datetime.fromisoformat(fields[name])
+    return SourceEvent(**fields)
+
+
+def events_for_parcel(conn: Connection, parcel_id: int) -> list[EventRow]:
+    """Oldest first; events without a known instant come last, in arrival order."""
+    query = (
+        sa.select(events)
+        .where(events.c.parcel_id == parcel_id)
+        .order_by(
+            events.c.occurred_at.is_(None), events.c.occurred_at, events.c.created_at, events.c.id
+        )
+    )
+    return [from_row(EventRow, row) for row in conn.execute(query)]
+
+
+def record_verdict(
+    conn: Connection,
+    order_id: str,
+    parcel_id: int | None,
+    verdict: DeliveryVerdict,
+    *,
+    now: datetime,
+) -> int:
+    """Append to the verdict history (one row per computation, so changes can be audited)."""
+    stmt = (
+        sa.insert(verdicts)
+        .values(
+            order_id=order_id,
+            parcel_id=parcel_id,
+            verdict=verdict.verdict.value,
+            delivered_at=verdict.delivered_at,
+            reasons=[reason.to_dict() for reason in verdict.reasons],
+            computed_at=now,
+        )
+        .returning(verdicts.c.id)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def verdict_history(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    query = sa.select(verdicts).where(verdicts.c.order_id == order_id).order_by(verdicts.c.id)
+    return [dict(row._mapping) for row in conn.execute(query)]

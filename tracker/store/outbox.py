@@ -1,0 +1,230 @@
+"""The outbox: alerts, one webhook delivery per alert and endpoint, one attempt row per try.
+
+Alerts and their delivery rows are written in the caller's transaction, together with the
+state they describe (reliability.md WH-9); the sender is enqueued only after commit, and a
+sweeper finds what is due by `next_attempt_at`, so long retry schedules never sit in Celery.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tracker.model import Alert
+from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, upsert_insert
+from tracker.store.endpoints import list_endpoints
+from tracker.store.tables import alerts, webhook_attempts, webhook_deliveries
+
+EXCERPT_BYTES = 1024  # stored response excerpt cap (reliability.md WH-7)
+WEBHOOK_ID_CHARS = 26  # 130 bits of the hash: ample against collisions, short in headers
+
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: int
+    order_id: str
+    type: str
+    key: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    id: int
+    alert_id: int
+    endpoint_id: str
+    webhook_id: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def insert_alerts(conn: Connection, new: Iterable[Alert], *, now: datetime) -> list[int]:
+    """Insert alerts whose key is new; returns only the new ids (a known key is a no-op)."""
+    values = [
+        {
+            "order_id": a.order_id,
+            "type": a.type.value,
+            "key": a.key,
+            "data": dict(a.data),
+            "created_at": now,
+        }
+        for a in new
+    ]
+    if not values:
+        return []
+    stmt = (
+        upsert_insert(conn, alerts)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(alerts.c.id)
+    )
+    return sorted(int(row.id) for row in conn.execute(stmt, values))
+
+
+def get_alert(conn: Connection, alert_id: int) -> AlertRow | None:
+    row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).first()
+    return None if row is None else from_row(AlertRow, row)
+
+
+def list_alerts(
+    conn: Connection, since_id: int = 0, limit: int = 100, *, order_id: str | None = None
+) -> list[AlertRow]:
+    """Alerts with id > since_id, oldest first.
+
+    On PostgreSQL ids are handed out before commit, so a reader paging by id can, rarely,
+    pass over an alert whose transaction commits late; webhooks are the lossless channel.
+    """
+    query = sa.select(alerts).where(alerts.c.id > since_id).order_by(alerts.c.id).limit(limit)
+    if order_id is not None:
+        query = query.where(alerts.c.order_id == order_id)
+    return [from_row(AlertRow, row) for row in conn.execute(query)]
+
+
+def webhook_id(alert_key: str, endpoint_id: str) -> str:
+    """`msg_...`, the same for an alert and endpoint on every retry and every re-run (WH-3)."""
+    digest = hashlib.sha256(f"{alert_key}\x00{endpoint_id}".encode()).digest()
+    return "msg_" + base64.b32encode(digest).decode("ascii")[:WEBHOOK_ID_CHARS]
+
+
+def alert_payload(alert: AlertRow) -> str:
+    """The body sent for `alert`, serialised once so the signed bytes are the stored bytes."""
+    body = {
+        "type": alert.type,
+        "timestamp": alert.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": {"order_id": alert.order_id, "alert_key": alert.key, **alert.data},
+    }
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def create_deliveries(conn: Connection, alert_id: int, *, now: datetime) -> list[int]:
+    """One pending delivery per enabled endpoint that wants the alert's type; returns new ids.
+
+    Running it again for the same alert creates nothing (unique alert and endpoint).
+    """
+    alert = get_alert(conn, alert_id)
+    if alert is None:
+        return []
+    payload = alert_payload(alert)
+    values = [
+        {
+            "alert_id": alert_id,
+            "endpoint_id": ep.id,
+            "webhook_id": webhook_id(alert.key, ep.id),
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for ep in list_endpoints(conn, enabled_only=True)
+        if ep.wants(alert.type)
+    ]
+    if not values:
+        return []
+    stmt = (
+        upsert_insert(conn, webhook_deliveries)
+        .on_conflict_do_nothing(index_elements=["alert_id", "endpoint_id"])
+        .returning(webhook_deliveries.c.id)
+    )
+    return sorted(int(row.id) for row in conn.execute(stmt, values))
+
+
+def get_delivery(conn: Connection, delivery_id: int) -> DeliveryRow | None:
+    query = sa.select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+    row = conn.execute(query).first()
+    return None if row is None else from_row(DeliveryRow, row)
+
+
+def claim_due_deliveries(
+    conn: Connection, now: datetime, limit: int, *, lease: timedelta = DEFAULT_LEASE
+) -> list[DeliveryRow]:
+    """Lease pending deliveries due at `now` (the lease is longer than one send can take)."""
+    rows = claim_due(
+        conn,
+        webhook_deliveries,
+        "next_attempt_at",
+        now=now,
+        limit=limit,
+        lease=lease,
+        where=[webhook_deliveries.c.status == "pending"],
+    )
+    return [from_row(DeliveryRow, row) for row in rows]
+
+
+def record_attempt(
+    conn: Connection,
+    delivery_id: int,
+    *,
+    attempted_at: datetime,
+    duration_ms: int,
+    status: DeliveryStatus,
+    next_attempt_at: datetime | None = None,
+    status_code: int | None = None,
+    error: str | None = None,
+    response: str | bytes | None = None,
+) -> int:
+    """Record one try and move the delivery on; returns the attempt id.
+
+    `status` and `next_attempt_at` come from the retry policy (tracker.webhooks). A delivery
+    that already finished keeps its outcome: a redelivered task that sent again adds an
+    attempt row but never turns a success back into pending.
+    """
+    attempt = conn.execute(
+        sa.insert(webhook_attempts)
+        .values(
+            delivery_id=delivery_id,
+            attempted_at=attempted_at,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+            response_excerpt=excerpt(response),
+        )
+        .returning(webhook_attempts.c.id)
+    ).scalar_one()
+    table = webhook_deliveries
+    conn.execute(
+        sa.update(table)
+        .where(table.c.id == delivery_id)
+        .values(
+            attempts=table.c.attempts + 1, last_status_code=status_code, updated_at=attempted_at
+        )
+    )
+    conn.execute(
+        sa.update(table)
+        .where(table.c.id == delivery_id, table.c.status == "pending")
+        .values(status=status, next_attempt_at=next_attempt_at if status == "pending" else None)
+    )
+    return int(attempt)
+
+
+def attempts_of(conn: Connection, delivery_id: int) -> list[dict[str, Any]]:
+    query = (
+        sa.select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id == delivery_id)
+        .order_by(webhook_attempts.c.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def excerpt(response: str | bytes | None) -> str | None:
+    """At most EXCERPT_BYTES of UTF-8, cut on a character boundary."""
+    if response is None:
+        return None
+    raw = response.encode("utf-8", "replace") if isinstance(response, str) else response
+    return raw[:EXCERPT_BYTES].decode("utf-8", "ignore")
