@@ -9,8 +9,9 @@ number). Each answer is paired with a requested number; a different number is re
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -122,12 +123,27 @@ def guard(source: str, observation: Observation) -> Iterator[None]:
         yield
     except UnparseableResponse as exc:
         if exc.raw is None:
-            exc.raw = observation.text
+            exc.raw = _raw_text(observation)
         raise
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError,
             RecursionError) as exc:
         raise UnparseableResponse(source, f"unexpected shape: {exc.__class__.__name__}: {exc}",
-                                  observation.text) from exc
+                                  _raw_text(observation)) from exc
+
+
+def _raw_text(observation: Observation) -> str:
+    try:
+        return observation.text
+    except TypeError:  # a decoded payload orjson cannot re-encode (an integer over 64 bits)
+        return json.dumps(observation.payload, sort_keys=True, default=repr)
+
+
+def dump_raw(fields: Mapping[str, Any]) -> str | None:
+    """The raw time fields of an event as compact, sorted JSON (None when there are none)."""
+    if not fields:
+        return None
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=repr)
 
 
 def sub(mapping: Any, key: str) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from tracker.errors import UnparseableResponse
 from tracker.model import (
     Observation,
@@ -27,7 +25,7 @@ from tracker.model import (
     TzProvenance,
 )
 from tracker.sources import _parse as p
-from tracker.sources._answers import Answer, assemble, guard, sub
+from tracker.sources._answers import Answer, assemble, dump_raw, guard, sub
 from tracker.sources._offsets import parse_offset
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
@@ -208,7 +206,7 @@ def _event(number: str, raw: dict[str, Any], carrier: str | None,
 
 def _time(raw: Mapping[str, Any], number: str, warnings: list[ParseWarning]) -> p.TimeReading:
     fields = {k: raw.get(k) for k in ("time", "timeStr", "timeZone") if k in raw}
-    raw_text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode() if fields else None
+    raw_text = dump_raw(fields)
     offset = parse_offset(raw.get("timeZone"))
     try:
         reading = p.epoch_reading(raw.get("time"), offset, TzProvenance.CARRIER_UTC, raw_text)

@@ -33,7 +33,7 @@ from tracker.model import (
     status_of,
 )
 from tracker.sources import _parse as p
-from tracker.sources._answers import Answer, assemble, guard, sub
+from tracker.sources._answers import Answer, assemble, dump_raw, guard, sub
 from tracker.sources._iso3 import country_code
 from tracker.sources._offsets import parse_offset
 from tracker.sources.base import RateLimit, SourceSpec
@@ -307,7 +307,7 @@ def _location(raw: Mapping[str, Any]) -> Location:
 
 def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading:
     fields = {k: raw.get(k) for k in ("time_iso", "time_utc", "time_raw") if raw.get(k)}
-    raw_text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode() if fields else None
+    raw_text = dump_raw(fields)
     iso = p.iso_reading(raw.get("time_iso"))
     utc = p.iso_reading(raw.get("time_utc"), utc_provenance=TzProvenance.AGGREGATOR_UTC)
     local_raw = _raw_reading(raw.get("time_raw"))
@@ -409,8 +409,7 @@ def _legacy_time(raw: Mapping[str, Any]) -> p.TimeReading:
     missing or impossible ("42:05:34") falls back to `a`; an offset applies only to its own date."""
     stamp = raw.get("a") if isinstance(raw.get("a"), str) else None
     dd = sub(raw, "dd")
-    raw_text = orjson.dumps({"a": stamp, "dd": raw.get("dd")},
-                            option=orjson.OPT_SORT_KEYS).decode()
+    raw_text = dump_raw({"a": stamp, "dd": raw.get("dd")})
     local = _dd_local(dd) or _legacy_local(stamp)
     if local is None:
         return p.TimeReading(raw=raw_text)
