@@ -53,6 +53,8 @@ def test_secrets_never_show_in_repr() -> None:
         ({"TRACKER_SOURCES": "cainiao,fedx"}, "TRACKER_SOURCES", "unknown source 'fedx'"),
         ({"TRACKER_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "TRACKER_WEBHOOK_ALLOW_PRIVATE", "boolean"),
         ({"TRACKER_API_PORT": "99999"}, "TRACKER_API_PORT", "between"),
+        ({"TRACKER_CAINIAO_RATE": "fast"}, "TRACKER_CAINIAO_RATE", "CALLS/SECONDS"),
+        ({"TRACKER_CAINIAO_RATE": "0/1"}, "TRACKER_CAINIAO_RATE", "positive"),
         ({"TRACKER_STALLED_DAYS": "ten"}, "TRACKER_STALLED_DAYS", "integer"),
         ({"TRACKER_DATABSE_URL": "sqlite://"}, "TRACKER_DATABSE_URL",
          "did you mean TRACKER_DATABASE_URL"),
@@ -75,3 +77,10 @@ def test_enabled_sources_keep_order_without_duplicates() -> None:
 def test_postgres_url_is_accepted() -> None:
     url = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker"
     assert Settings.from_env({"TRACKER_DATABASE_URL": url}).database_url == url
+
+
+def test_rate_overrides_the_published_quota() -> None:
+    settings = Settings.from_env({"TRACKER_CAINIAO_RATE": "500/1", "TRACKER_DHL_RATE": "250/86400"})
+    assert settings.rate_limits["cainiao"].per_second == 500
+    assert settings.rate_limits["dhl"].period == 86400
+    assert "17track" not in settings.rate_limits

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from tracker.errors import ConfigurationError
 from tracker.model import SOURCE_NAMES
+from tracker.sources.base import RateLimit
 
 PREFIX: Final = "TRACKER_"
 DEFAULT_DATABASE_URL: Final = "sqlite:///./tracker.db"
@@ -34,7 +35,7 @@ _GENERAL: Final = frozenset(
         "LOOKUP_CACHE_SECONDS", "TEST_POSTGRES_URL", "REGEN_FIXTURES", "WORKER_CONCURRENCY",
     }
 )
-_SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY)$")
+_SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -70,6 +71,7 @@ def env_name(source: str) -> str:
 class SourceSettings:
     url: str | None = None
     key: Secret | None = None
+    rate: RateLimit | None = None  # overrides the source's published quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,11 @@ class Settings:
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """Quotas set in the environment (TRACKER_<SOURCE>_RATE), by source."""
+        return {name: s.rate for name, s in self.sources.items() if s.rate is not None}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -182,9 +189,21 @@ def _source_settings(ours: Mapping[str, str]) -> dict[str, SourceSettings]:
         source: SourceSettings(
             url=_http_url(f"{env_name(source)}_URL", kv["URL"]) if "URL" in kv else None,
             key=Secret(kv["KEY"]) if kv.get("KEY") else None,
+            rate=_rate(f"{env_name(source)}_RATE", kv["RATE"]) if "RATE" in kv else None,
         )
         for source, kv in found.items()
     }
+
+
+def _rate(name: str, value: str) -> RateLimit:
+    calls, _, period = value.partition("/")
+    try:
+        limit = RateLimit(int(calls), float(period or "1"))
+    except ValueError as exc:
+        raise _fail(name, f"expected CALLS/SECONDS such as 3/1, got {value!r}") from exc
+    if limit.calls < 1 or limit.period <= 0:
+        raise _fail(name, f"expected a positive quota such as 3/1, got {value!r}")
+    return limit
 
 
 def _source_list(name: str, value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
