@@ -284,6 +284,9 @@ def test_validate_returns_the_normalised_number(raw: str, expected: str) -> None
         ("RB123456785GB\u202e", "control character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
         ("\u200bRB123456785GB", "control character (U+200B ZERO WIDTH SPACE)"),
         ("RB123\x07456785GB", "control character (U+0007"),
+        ("RB123\x1e456785GB", "control character (U+001E"),  # whitespace to str.isspace
+        ("RB123\x85456785GB", "control character (U+0085"),
+        ("RB123\u00ad456785GB", "control character (U+00AD SOFT HYPHEN)"),
         ("1Z' OR '1'='1", "other than A-Z and 0-9: \"'\" '='"),
         ("1Z5R8939; DROP TABLE parcels;--", "other than A-Z and 0-9: ';'"),
         ("RB123456785GB%", "'%'"),

@@ -33,6 +33,9 @@ MIN_LENGTH = 6
 MAX_LENGTH = 40
 _RAW_LIMIT = 200  # spacing allowed around a 40-character number; bounds the work on junk
 _SHOWN = 48  # characters of a refused number quoted in its error message
+# Controls that are ordinary spacing in pasted text; others (\x1c-\x1f and \x85 count as
+# whitespace to Python) are refused.
+_SPACING_CONTROLS = frozenset("\t\n\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ def _raw_problem(raw: str) -> str | None:
     if len(raw) > _RAW_LIMIT:
         return f"is too long ({len(raw)} characters; at most {MAX_LENGTH})"
     for ch in raw:
-        if unicodedata.category(ch) in ("Cc", "Cf") and not ch.isspace():
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _SPACING_CONTROLS:
             return f"contains a control character ({_describe(ch)})"
         if not ch.isascii() and not _is_separator(ch):
             return f"contains a non-ASCII character ({_describe(ch)}); type it in plain A-Z and 0-9"
