@@ -1,0 +1,232 @@
+"""Alerts: each type due exactly at its boundary, with stable, distinct keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.factories import NUMBER, at, delivered, event, journey, order, state, timeline
+from tracker.alerts import AlertSettings, due
+from tracker.deadlines import window
+from tracker.judge import judge
+from tracker.model import (
+    Alert,
+    AlertType,
+    DeliveryVerdict,
+    Order,
+    Reason,
+    Rule,
+    Status,
+    Verdict,
+)
+from tracker.pipeline import ParcelState
+
+PROMISED_END = datetime(2026, 11, 10, 23, 0, tzinfo=UTC)
+CLOSES = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+TICK = timedelta(microseconds=1)
+
+
+def in_transit() -> ParcelState:
+    return state(timeline(*journey()[:5]))  # last event: arrived in DE on day 6
+
+
+def delivered_state(when: datetime) -> ParcelState:
+    events = [e for e in journey() if e.status is not Status.DELIVERED]
+    events = [e for e in events if e.occurred_at and e.occurred_at < when]
+    tl = timeline(*events, delivered(when))
+    verdict = judge(order(), state(tl).parcel, tl, ())
+    assert verdict.verdict is Verdict.DELIVERED
+    return state(tl, verdict)
+
+
+def suspect_state() -> ParcelState:
+    tl = timeline(*journey())
+    claim = tl.events[-1]
+    reason = Reason(Rule.LOCATION_MISMATCH, "delivered in CN", ("cainiao",), (claim.id,))
+    verdict = DeliveryVerdict(Verdict.SUSPECT, claim.occurred_at, claim.id, (reason,))
+    return state(tl, verdict)
+
+
+def alerts_at(now: datetime, *parcels: ParcelState, the_order: Order | None = None) -> list[Alert]:
+    the_order = the_order or order()
+    return due(the_order, parcels, window(the_order, now), now)
+
+
+def types_at(now: datetime, *parcels: ParcelState, the_order: Order | None = None) -> set[str]:
+    return {a.type.value for a in alerts_at(now, *parcels, the_order=the_order)}
+
+
+# ----------------------------------------------------------------------------- overdue
+
+
+def test_overdue_is_due_from_the_promised_end() -> None:
+    assert "order.overdue" not in types_at(PROMISED_END - TICK, in_transit())
+    (alert,) = [a for a in alerts_at(PROMISED_END, in_transit()) if a.type.value == "order.overdue"]
+    assert alert.key == "A-1001:order.overdue:2026-11-10T23:00:00Z"
+    assert alert.data["promised_end"] == "2026-11-10T23:00:00Z"
+    assert alert.data["tracking_numbers"] == [NUMBER]
+    assert alert.data["days_left"] == 15.0
+
+
+def test_overdue_counts_a_suspect_delivery_as_undelivered() -> None:
+    assert "order.overdue" in types_at(PROMISED_END, suspect_state())
+    assert "order.overdue" not in types_at(PROMISED_END, delivered_state(at(30)))
+
+
+def test_overdue_stops_when_the_window_closed() -> None:
+    assert "order.overdue" in types_at(CLOSES - TICK, in_transit())
+    assert "order.overdue" not in types_at(CLOSES, in_transit())
+
+
+def test_overdue_with_one_of_two_parcels_delivered() -> None:
+    other = state(timeline(*journey()[:3]), number="LP00500000000002")
+    assert "order.overdue" in types_at(PROMISED_END, delivered_state(at(12)), other)
+
+
+# ----------------------------------------------------------------------------- delivered late
+
+
+def test_delivered_late_from_the_promised_end_on() -> None:
+    late = delivered_state(PROMISED_END)
+    (alert,) = [
+        a
+        for a in alerts_at(PROMISED_END + timedelta(days=1), late)
+        if a.type is AlertType.ORDER_DELIVERED_LATE
+    ]
+    assert alert.key == f"A-1001:order.delivered_late:{NUMBER}:{late.verdict.delivered_event}"
+    on_time = delivered_state(PROMISED_END - timedelta(seconds=1))
+    assert "order.delivered_late" not in types_at(PROMISED_END + timedelta(days=1), on_time)
+
+
+def test_suspect_delivery_is_never_delivered_late() -> None:
+    assert "order.delivered_late" not in types_at(CLOSES, suspect_state())
+
+
+# ----------------------------------------------------------------------------- deadline near
+
+
+def test_deadline_near_three_days_before_closing() -> None:
+    near = CLOSES - timedelta(days=3)
+    assert "dispute.deadline_near" not in types_at(near - TICK, in_transit())
+    (alert,) = [a for a in alerts_at(near, in_transit()) if a.type.value == "dispute.deadline_near"]
+    assert alert.key == "A-1001:dispute.deadline_near:2026-11-25T23:00:00Z"
+    assert alert.data["days_left"] == 3.0
+    assert alert.data["dispute_closes_at"] == "2026-11-25T23:00:00Z"
+    assert "dispute.deadline_near" in types_at(CLOSES - TICK, in_transit())
+    assert "dispute.deadline_near" not in types_at(CLOSES, in_transit())
+
+
+def test_deadline_near_follows_the_setting_and_the_verdict() -> None:
+    now = CLOSES - timedelta(days=5)
+    w = window(order(), now)
+    settings = AlertSettings(deadline_near_days=7)
+    assert any(
+        a.type.value == "dispute.deadline_near"
+        for a in due(order(), [in_transit()], w, now, settings)
+    )
+    assert "dispute.deadline_near" not in types_at(CLOSES - TICK, delivered_state(at(12)))
+    assert "dispute.deadline_near" in types_at(CLOSES - TICK, suspect_state())
+
+
+def test_deadline_near_is_keyed_by_the_new_close_after_confirmation() -> None:
+    confirmed = order(confirmed_at=datetime(2026, 11, 1, tzinfo=UTC))
+    now = datetime(2026, 11, 14, tzinfo=UTC)
+    keys = {a.key for a in alerts_at(now, in_transit(), the_order=confirmed)}
+    assert "A-1001:dispute.deadline_near:2026-11-16T00:00:00Z" in keys
+
+
+# ----------------------------------------------------------------------------- deliveries
+
+
+def test_suspect_alert_carries_the_evidence() -> None:
+    s = suspect_state()
+    (alert,) = [a for a in alerts_at(at(13), s) if a.type is AlertType.DELIVERY_SUSPECT]
+    event_id = s.verdict.delivered_event
+    assert alert.key == f"A-1001:delivery.suspect:{NUMBER}:{event_id}:location_mismatch"
+    assert alert.data["evidence"] == [
+        {
+            "rule": "location_mismatch",
+            "detail": "delivered in CN",
+            "sources": ["cainiao"],
+            "events": [event_id],
+        }
+    ]
+    assert "delivery.confirmed" not in types_at(at(13), s)
+
+
+def test_confirmed_delivery() -> None:
+    d = delivered_state(at(12))
+    (alert,) = [a for a in alerts_at(at(13), d) if a.type is AlertType.DELIVERY_CONFIRMED]
+    assert alert.key == f"A-1001:delivery.confirmed:{NUMBER}:{d.verdict.delivered_event}"
+    assert alert.data["parcel"]["delivered_at"] == "2026-10-13T01:00:00Z"
+    assert types_at(at(13), in_transit()).isdisjoint({"delivery.confirmed", "delivery.suspect"})
+
+
+# ----------------------------------------------------------------------------- tracking
+
+
+def test_stalled_after_ten_quiet_days() -> None:
+    s = in_transit()
+    last = s.timeline.events[-1]
+    assert last.occurred_at is not None
+    quiet = last.occurred_at + timedelta(days=10)
+    assert "tracking.stalled" not in types_at(quiet - TICK, s)
+    (alert,) = [a for a in alerts_at(quiet, s) if a.type is AlertType.TRACKING_STALLED]
+    assert alert.key == f"A-1001:tracking.stalled:{NUMBER}:{last.id}"
+    assert alert.data["last_event"]["id"] == last.id
+    assert alert.data["quiet_days"] == 10.0
+
+
+def test_terminal_parcels_never_stall() -> None:
+    assert "tracking.stalled" not in types_at(CLOSES, delivered_state(at(12)))
+
+
+def test_a_parcel_never_scanned_stalls_from_shipping() -> None:
+    empty = state(timeline())
+    assert "tracking.stalled" not in types_at(at(10) - TICK, empty)
+    keys = {a.key for a in alerts_at(at(10), empty)}
+    assert f"A-1001:tracking.stalled:{NUMBER}:no-events" in keys
+
+
+@pytest.mark.parametrize(
+    "substatus",
+    [
+        "exception.held_customs",
+        "delivery_attempted.recipient_unavailable",
+        "returning.return_initiated",
+        "returned.returned_to_sender",
+        "failed.lost",
+    ],
+)
+def test_exception_statuses(substatus: str) -> None:
+    trouble = event(substatus, at(9), country="DE")
+    s = state(timeline(*journey()[:5], trouble))
+    (alert,) = [a for a in alerts_at(at(9, 1), s) if a.type is AlertType.TRACKING_EXCEPTION]
+    assert alert.key == f"A-1001:tracking.exception:{NUMBER}:{trouble.id}"
+    assert alert.data["event"]["substatus"] == substatus
+
+
+def test_no_exception_while_moving() -> None:
+    assert "tracking.exception" not in types_at(at(7), in_transit())
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def test_keys_are_stable_across_runs_and_distinct() -> None:
+    parcels = (in_transit(), suspect_state(), delivered_state(PROMISED_END + timedelta(hours=1)))
+    now = CLOSES - timedelta(days=1)
+    first = alerts_at(now, *parcels)
+    again = alerts_at(now, *(state(p.timeline, p.verdict) for p in parcels))
+    assert [a.key for a in first] == [a.key for a in again]
+    assert len({a.key for a in first}) == len(first)
+    assert {a.type.value for a in first} >= {
+        "order.overdue",
+        "dispute.deadline_near",
+        "delivery.suspect",
+        "tracking.stalled",
+    }
+    for alert in first:
+        assert alert.key.startswith("A-1001:" + alert.type.value + ":")
+        assert alert.data["order_id"] == "A-1001"
