@@ -138,6 +138,8 @@ def test_reports_of_one_physical_event_merge_and_distinct_events_do_not(
 
 def _variant(base: SourceEvent, source: str, how: str, halves: int) -> SourceEvent:
     ev = replace(base, source=source)
+    if source == "17track":  # another source's word for the same scan
+        ev = replace(ev, substatus=RECODED.get(base.substatus, base.substatus))
     if how == "shift":  # same wall clock, restamped with another offset
         assert base.occurred_at is not None and base.utc_offset_minutes is not None
         offset = base.utc_offset_minutes + 30 * halves
@@ -162,6 +164,13 @@ def _variant(base: SourceEvent, source: str, how: str, halves: int) -> SourceEve
     if how == "vague":
         return replace(ev, substatus=base.status.sub("other"))
     return ev
+
+
+RECODED = {
+    "in_transit.facility_arrival": "in_transit.linehaul_arrived",
+    "delivered.signed": "delivered.delivered",
+    "delivered.other": "delivered.to_mailbox",
+}
 
 
 # ----------------------------------------------------------------------------- cases
@@ -202,6 +211,14 @@ def test_distinct_status_location_or_time_stay_apart() -> None:
         event(substatus="delivered.signed"),
     ]
     assert len(merge([base, *others], NUMBERS).events) == 6
+
+
+def test_one_source_two_codes_in_one_minute_are_two_scans() -> None:
+    arrival = event(source="cainiao", substatus="in_transit.facility_arrival")
+    departure = event(source="cainiao", substatus="in_transit.facility_departure")
+    relayed = event(source="17track", substatus="in_transit.facility_departure")
+    timeline = merge([arrival, departure, relayed], NUMBERS)
+    assert sorted(len(e.members) for e in timeline.events) == [1, 2]
 
 
 def test_one_source_two_wall_clocks_half_hours_apart_are_two_scans() -> None:

@@ -15,8 +15,11 @@ locations and sub-statuses, and one of these holds:
 
 "Compatible" lets a missing field match anything (Cainiao gives no location, 17TRACK says
 "LOS ANGELES, US"; one source says `delivered.other`, another `delivered.signed`), but one
-merged event never holds two different countries, cities or specific sub-statuses: merging is
-checked against everything already merged, so a vague event cannot chain two distinct ones.
+merged event never holds two different countries or cities, nor two specific sub-statuses from
+one source (Cainiao's arrival and departure scans in the same minute are two events; Cainiao's
+`delivered.signed` and 17TRACK's `delivered.delivered` for one scan are one: sources name the
+same scan differently). Merging is checked against everything already merged, so a vague event
+cannot chain two distinct ones. The merged event takes the best reading's specific sub-status.
 
 Determinism: events are first put in a canonical order (by content, not arrival), so the result
 depends only on the multiset of events; merging again, or in another order, gives the same
@@ -134,31 +137,35 @@ class _Cluster:
 
     __slots__ = ("city", "country", "items", "specific")
 
+    specific: dict[str, str]  # source -> the specific sub-status it gave
+
     def __init__(self, item: _Item) -> None:
         self.items = [item]
         self.country = item.country
         self.city = item.city
-        self.specific = item.specific
+        self.specific = {item.event.source: item.specific} if item.specific else {}
 
     def accepts(self, other: _Cluster) -> bool:
         return (
             _agree(self.country, other.country)
             and _agree(self.city, other.city)
-            and _agree(self.specific, other.specific)
+            and all(_agree(s, other.specific.get(src)) for src, s in self.specific.items())
         )
 
     def absorb(self, other: _Cluster) -> None:
         self.items.extend(other.items)
         self.country = self.country or other.country
         self.city = self.city or other.city
-        self.specific = self.specific or other.specific
+        for source, specific in other.specific.items():
+            self.specific.setdefault(source, specific)
 
     def build(self, group: str) -> TimelineEvent:
         items = sorted(self.items, key=_Item.sort_key)
         members = [i.event for i in items]
-        best = min(items, key=lambda i: (-i.event.tz_provenance.quality, i.key)).event
+        ranked = sorted(items, key=lambda i: (-i.event.tz_provenance.quality, i.key))
+        best = ranked[0].event
         status = best.status
-        substatus = self.specific or status.sub("other")
+        substatus = next((i.specific for i in ranked if i.specific), status.sub("other"))
         return TimelineEvent(
             id=_event_id(group, substatus, best, self.country, self.city),
             status=status,
