@@ -224,3 +224,28 @@ def test_postgres_claims_skip_locked_rows_without_waiting(engine: Engine) -> Non
             rest = repo.claim_due_parcels(second, NOW, 10)
     assert len(held) == 3 and len(rest) == 2
     assert {p.id for p in held}.isdisjoint(p.id for p in rest)
+
+
+def test_many_dispatchers_drain_the_queue_exactly_once(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _schedule(conn, {f"N{i}": -(i % 7) for i in range(60)})
+    batches: list[list[int]] = []
+    lock = threading.Lock()
+
+    def dispatcher() -> None:
+        while True:
+            with engine.begin() as conn:
+                batch = [p.id for p in repo.claim_due_parcels(conn, NOW, 5)]
+            if not batch:
+                return
+            with lock:
+                batches.append(batch)
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    claimed = [pid for batch in batches for pid in batch]
+    assert all(len(batch) <= 5 for batch in batches)
+    assert len(claimed) == len(set(claimed)) == 60

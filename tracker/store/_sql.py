@@ -43,7 +43,7 @@ def claim_due(
 ) -> list[Row[Any]]:
     """Lease the `limit` most overdue rows whose `due_column <= now`; returned in id order.
 
-    One UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) statement: on PostgreSQL
+    One WITH due AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... statement: on PostgreSQL
     concurrent claimers skip each other's rows instead of queueing behind them; on SQLite the
     statement takes the write lock before it reads, so two claimers serialise instead of both
     reading the same rows (a SELECT first would let them). The lease moves the due time
@@ -52,16 +52,19 @@ def claim_due(
     with them the due order, cannot come back from the same statement.)
     """
     due_col = table.c[due_column]
+    # A CTE, not an IN (subquery): PostgreSQL evaluates a locking CTE exactly once, whereas
+    # a subquery the planner re-scans can lock and return more than `limit` rows.
     due = (
         sa.select(table.c.id)
         .where(due_col <= now, *where)
         .order_by(due_col, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
     )
     stmt = (
         sa.update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
+        .where(table.c.id.in_(sa.select(due.c.id)))
         .values({due_column: now + lease})
         .returning(*table.c)
     )

@@ -243,7 +243,7 @@ lookups = sa.Table(
     sa.Column("source", sa.Text),
     _fk("token_id", "api_tokens.id", nullable=True, ondelete="SET NULL"),
     sa.Column("status", sa.Text, nullable=False),  # queued | done | failed
-    sa.Column("report", sa.JSON),
+    sa.Column("report", sa.JSON(none_as_null=True)),  # SQL NULL, not JSON null, until done
     sa.Column("error", sa.Text),
     _at("created_at"),
     _at("finished_at", nullable=True),
