@@ -131,12 +131,12 @@ def iso_reading(value: Any, *, utc_provenance: TzProvenance = TzProvenance.CARRI
         return NO_TIME
     try:
         moment = _fromiso(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            return TimeReading(local=moment, raw=value)
+        offset = moment.utcoffset() or timedelta(0)
+        utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset pushing past year 1/9999
         return TimeReading(raw=value)
-    if moment.tzinfo is None:
-        return TimeReading(local=moment, raw=value)
-    offset = moment.utcoffset() or timedelta(0)
-    utc = moment.astimezone(UTC)
     if offset == timedelta(0) and value.strip().upper().endswith("Z"):
         return TimeReading(local=None, offset_minutes=None, utc=utc, provenance=utc_provenance,
                            raw=value)
@@ -155,7 +155,7 @@ def naive_reading(value: str | None, fmt: str, raw: str | None = None) -> TimeRe
     if not value:
         return NO_TIME
     try:
-        local = datetime.strptime(value.strip(), fmt)  # noqa: DTZ007 - naive on purpose
+        local = datetime.strptime(value.strip(), fmt)
     except ValueError:
         return TimeReading(raw=raw or value)
     return TimeReading(local=local, raw=raw or value)
@@ -163,13 +163,12 @@ def naive_reading(value: str | None, fmt: str, raw: str | None = None) -> TimeRe
 
 def with_offset(local: datetime, offset_minutes: int, provenance: TzProvenance,
                 raw: str | None = None) -> TimeReading:
-    tz = timezone(timedelta(minutes=offset_minutes))
+    try:
+        utc = local.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(UTC)
+    except (ValueError, OverflowError):  # an absurd offset, or one pushing past year 1/9999
+        return TimeReading(local=local, raw=raw)
     return TimeReading(
-        local=local,
-        offset_minutes=offset_minutes,
-        utc=local.replace(tzinfo=tz).astimezone(UTC),
-        provenance=provenance,
-        raw=raw,
+        local=local, offset_minutes=offset_minutes, utc=utc, provenance=provenance, raw=raw
     )
 
 
@@ -180,10 +179,13 @@ def epoch_reading(millis: Any, offset_minutes: int | None, provenance: TzProvena
         millis = int(millis)
     if not isinstance(millis, int | float) or isinstance(millis, bool):
         return NO_TIME
-    utc = datetime.fromtimestamp(millis / 1000, UTC)
-    local = None
-    if offset_minutes is not None:
-        local = (utc + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
+    try:
+        utc = datetime.fromtimestamp(millis / 1000, UTC)
+        local = None
+        if offset_minutes is not None:
+            local = (utc + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):  # epochs outside the calendar
+        return TimeReading(raw=raw if raw is not None else str(millis))
     return TimeReading(local=local, offset_minutes=offset_minutes, utc=utc,
                        provenance=provenance, raw=raw if raw is not None else str(millis))
 

@@ -151,7 +151,9 @@ class SourceClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, self.policy.max_wait)
-        jitter = wait_random_exponential(multiplier=self.policy.multiplier, max=self.policy.max_wait)
+        jitter = wait_random_exponential(
+            multiplier=self.policy.multiplier, max=self.policy.max_wait
+        )
         return float(jitter(state))
 
     def _once(
