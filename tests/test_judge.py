@@ -365,3 +365,14 @@ def test_judge_never_flags_a_clean_journey(tl: Timeline) -> None:
     results = tuple(found(source) for source in {s for e in tl.events for s in e.sources})
     verdict = judge(order(), parcel(NUMBER), tl, results)
     assert verdict.verdict is Verdict.DELIVERED, verdict.reasons
+
+
+def test_export_events_make_a_parcel_cross_border_without_countries() -> None:
+    no_countries = [
+        event("in_transit.picked_up", at(0, 5)),
+        event("in_transit.linehaul_departed", at(2)),
+        delivered(at(12), country=None, postal_code=None),
+    ]
+    assert rules_of(timeline(*no_countries)) == {Rule.SEQUENCE_IMPOSSIBLE}
+    arrived = event("in_transit.linehaul_arrived", at(6))
+    assert rules_of(timeline(*no_countries, arrived)) == set()

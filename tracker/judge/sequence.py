@@ -27,6 +27,16 @@ LAST_MILE: frozenset[Status] = frozenset(
 )
 """Statuses of the last mile: without a location they still place the parcel at destination."""
 
+LEFT_ORIGIN: frozenset[str] = frozenset(
+    {
+        "in_transit.export_customs_started",
+        "in_transit.export_customs_cleared",
+        "in_transit.linehaul_departed",
+        "in_transit.transit_country",
+    }
+)
+"""Sub-statuses that make a parcel cross-border even when no event names a country (Cainiao)."""
+
 ACCEPTANCE: frozenset[str] = frozenset({"in_transit.picked_up", "in_transit.accepted"})
 
 
@@ -70,6 +80,8 @@ def _cross_border(case: Case) -> str | None:
     """The origin country when it differs from the destination, else None."""
     origin = origin_country(case.timeline)
     dest = case.destination
+    if origin is None and any(e.substatus in LEFT_ORIGIN for e in case.others):
+        return "abroad"
     return origin if origin and dest and origin != dest else None
 
 
