@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -162,7 +162,12 @@ class _Cluster:
     def build(self, group: str) -> TimelineEvent:
         items = sorted(self.items, key=_Item.sort_key)
         members = [i.event for i in items]
-        ranked = sorted(items, key=lambda i: (-i.event.tz_provenance.quality, i.key))
+        # The best time-zone provenance wins; among equals, the instant most sources agree on
+        # (an aggregator that re-stamped a scan is outvoted by the carrier and the others).
+        votes = Counter(int(i.ts // 60) for i in items if i.ts is not None)
+        ranked = sorted(
+            items, key=lambda i: (-i.event.tz_provenance.quality, -_votes(votes, i), i.key)
+        )
         best = ranked[0].event
         status = best.status
         substatus = next((i.specific for i in ranked if i.specific), status.sub("other"))
@@ -182,6 +187,10 @@ class _Cluster:
             reporting_carriers=_distinct(e.reporting_carrier for e in members),
             members=tuple(members),
         )
+
+
+def _votes(votes: Counter[int], item: _Item) -> int:
+    return votes[int(item.ts // 60)] if item.ts is not None else 0
 
 
 def _agree(a: str | None, b: str | None) -> bool:

@@ -1,13 +1,50 @@
-"""The offline pipeline: a case (order, parcels, raw observations) in, a report out.
+"""The pipeline over one case: parse, normalise, merge, judge, deadlines, alerts -> a report.
 
-`ParcelState` is the per-parcel result that the alerts stage reads.
+Every path into the system ends here with values: `run_case(case, now)` reads no clock, no
+network and no database. Source adapters are imported lazily by name (`tracker.sources.module`)
+so a case only loads the parsers it uses.
+
+Routing: an observation's events go to the parcel whose numbers include the event's number;
+an event for a number no parcel has (a source that answered for another number) stays with the
+parcel the observation was fetched for, so the judge can see the mismatch; with no such hint
+and one parcel, it goes to that parcel; otherwise it is dropped with a warning.
+
+The order as a whole (several parcels): its status is the least advanced parcel that is not
+delivered (the order is only as far along as its slowest parcel), and `delivered` only when
+every parcel's verdict is delivered. Its verdict is `suspect` if any parcel's is, `delivered`
+if all are, else `none`; reasons are every parcel's, and `delivered_at` is the last delivery.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from tracker.model import DeliveryVerdict, NumberResult, Parcel, Status, Timeline
+from tracker import alerts, deadlines, judge, sources
+from tracker.casefile import Case, parse_instant
+from tracker.errors import UnparseableResponse
+from tracker.merge import merge
+from tracker.model import (
+    DeliveryVerdict,
+    NumberResult,
+    Observation,
+    Order,
+    Outcome,
+    Parcel,
+    ParseWarning,
+    ProtectionWindow,
+    SourceEvent,
+    Status,
+    Timeline,
+    TimelineEvent,
+    Verdict,
+    format_offset,
+)
+from tracker.normalise import normalise
+
+__all__ = ["Case", "ParcelState", "parse_instant", "run_case"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +57,219 @@ class ParcelState:
     status: Status
     substatus: str
     results: tuple[NumberResult, ...]
+
+
+def run_case(case: Case, now: datetime) -> dict[str, Any]:
+    """The report of DESIGN.md "tracker analyze" for `case` at `now`."""
+    order = case.order
+    routed = _Routed.of(case.parcels)
+    warnings: list[ParseWarning] = []
+    for observation in case.observations:
+        _parse_into(observation, routed, warnings)
+    states = []
+    for parcel in case.parcels:
+        events, more = normalise(
+            routed.events[parcel], destination_country=order.destination.country
+        )
+        warnings.extend(more)
+        states.append(_parcel_state(order, parcel, events, routed.results[parcel]))
+    window = deadlines.window(order, now)
+    due = alerts.due(order, states, window, now)
+    status, substatus = order_status(states)
+    report: dict[str, Any] = {
+        "order_id": order.id,
+        "status": status.value,
+        "substatus": substatus,
+        "delivery": _verdict_dict(order_verdict([s.verdict for s in states])),
+        "timeline": _order_timeline(states),
+        "protection": _window_dict(window),
+        "alerts": [a.to_dict() for a in due],
+        "warnings": [w.to_dict() for w in _unique(warnings)],
+    }
+    if len(states) > 1:
+        report["parcels"] = [_parcel_dict(s) for s in states]
+    return report
+
+
+# ----------------------------------------------------------------------------- parse and route
+
+
+@dataclass
+class _Routed:
+    by_number: dict[str, Parcel]
+    only: Parcel | None
+    events: dict[Parcel, list[SourceEvent]] = field(default_factory=dict)
+    results: dict[Parcel, list[NumberResult]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, parcels: Sequence[Parcel]) -> _Routed:
+        by_number = {n: p for p in parcels for n in p.numbers}
+        routed = cls(by_number, parcels[0] if len(parcels) == 1 else None)
+        for parcel in parcels:
+            routed.events[parcel] = []
+            routed.results[parcel] = []
+        return routed
+
+    def parcel_for(self, number: str | None, fetched_for: Sequence[str]) -> Parcel | None:
+        parcel = self.by_number.get(number) if number else None
+        if parcel is None and fetched_for:
+            parcel = self.by_number.get(fetched_for[0])
+        return parcel or self.only
+
+
+def _parse_into(observation: Observation, routed: _Routed, warnings: list[ParseWarning]) -> None:
+    try:
+        parsed = sources.parse(observation)
+    except UnparseableResponse as exc:
+        warnings.append(ParseWarning(observation.source, str(exc)))
+        return
+    except ModuleNotFoundError:
+        warnings.append(ParseWarning(observation.source, "no parser for this source yet"))
+        return
+    warnings.extend(parsed.warnings)
+    lost: set[str] = set()
+    for event in parsed.events:
+        parcel = routed.parcel_for(event.source_number, observation.numbers)
+        if parcel is None:
+            lost.add(event.source_number)
+        else:
+            routed.events[parcel].append(event)
+    for result in parsed.results:
+        parcel = routed.parcel_for(result.requested, observation.numbers) or routed.parcel_for(
+            result.answered, ()
+        )
+        if parcel is not None:
+            routed.results[parcel].append(result)
+    for number in sorted(lost):
+        warnings.append(
+            ParseWarning(observation.source, f"events for {number!r} match no parcel; ignored")
+        )
+
+
+# ----------------------------------------------------------------------------- per parcel
+
+
+def _parcel_state(
+    order: Order, parcel: Parcel, events: list[SourceEvent], results: list[NumberResult]
+) -> ParcelState:
+    timeline = merge(events, parcel.numbers)
+    verdict = judge.judge(order, parcel, timeline, results)
+    status, substatus = parcel_status(timeline, results)
+    return ParcelState(parcel, timeline, verdict, status, substatus, tuple(results))
+
+
+def parcel_status(timeline: Timeline, results: Sequence[NumberResult]) -> tuple[Status, str]:
+    """The latest event with a known status; with none, what the sources said about the number."""
+    for event in reversed(timeline.events):
+        if event.status is not Status.UNKNOWN:
+            return event.status, event.substatus
+    outcomes = {r.outcome for r in results}
+    if Outcome.INVALID in outcomes and outcomes <= {Outcome.INVALID, Outcome.NOT_FOUND}:
+        return Status.NOT_FOUND, "not_found.invalid_number"
+    if outcomes and outcomes <= {Outcome.NOT_FOUND, Outcome.INVALID}:
+        return Status.NOT_FOUND, "not_found.not_yet_available"
+    return Status.UNKNOWN, "unknown.other"
+
+
+# ----------------------------------------------------------------------------- the order
+
+
+def order_status(states: Sequence[ParcelState]) -> tuple[Status, str]:
+    """The least advanced parcel that is not delivered; delivered when all are."""
+    pending = [s for s in states if s.verdict.verdict is not Verdict.DELIVERED]
+    if not pending:
+        last = max(states, key=lambda s: s.verdict.delivered_at or datetime.min.replace(tzinfo=UTC))
+        return last.status, last.substatus
+    slowest = min(pending, key=lambda s: s.status.rank)
+    return slowest.status, slowest.substatus
+
+
+def order_verdict(verdicts: Sequence[DeliveryVerdict]) -> DeliveryVerdict:
+    if len(verdicts) == 1:
+        return verdicts[0]
+    kinds = {v.verdict for v in verdicts}
+    reasons = tuple(r for v in verdicts for r in v.reasons)
+    if Verdict.SUSPECT in kinds:
+        return DeliveryVerdict(Verdict.SUSPECT, reasons=reasons)
+    if kinds == {Verdict.DELIVERED}:
+        times = [v.delivered_at for v in verdicts if v.delivered_at is not None]
+        return DeliveryVerdict(Verdict.DELIVERED, delivered_at=max(times, default=None))
+    return DeliveryVerdict(Verdict.NONE, reasons=reasons)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """UTC ISO-8601 with `Z` (an aware value is converted; a naive one is taken as UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat() + "Z"
+
+
+def _verdict_dict(verdict: DeliveryVerdict) -> dict[str, Any]:
+    return {
+        "verdict": verdict.verdict.value,
+        "delivered_at": iso_z(verdict.delivered_at),
+        "delivered_event": verdict.delivered_event,
+        "reasons": [r.to_dict() for r in verdict.reasons],
+    }
+
+
+def _window_dict(window: ProtectionWindow) -> dict[str, Any]:
+    return {
+        "policy": window.policy,
+        "policy_version": window.policy_version,
+        "dispute_opens_at": iso_z(window.dispute_opens_at),
+        "promised_end": iso_z(window.promised_end),
+        "dispute_closes_at": iso_z(window.dispute_closes_at),
+        "state": window.state.value,
+    }
+
+
+def event_dict(event: TimelineEvent) -> dict[str, Any]:
+    loc = event.location
+    local = event.occurred_local
+    return {
+        "id": event.id,
+        "occurred_at": iso_z(event.occurred_at),
+        "occurred_local": local.isoformat() if local is not None else None,
+        "utc_offset": format_offset(event.utc_offset_minutes),
+        "tz_provenance": event.tz_provenance.value,
+        "status": event.status.value,
+        "substatus": event.substatus,
+        "description": event.description,
+        "location": {
+            "text": loc.text,
+            "city": loc.city,
+            "postal_code": loc.postal_code,
+            "country": loc.country,
+        },
+        "sources": list(event.sources),
+        "numbers": list(event.numbers),
+    }
+
+
+def _order_timeline(states: Sequence[ParcelState]) -> list[dict[str, Any]]:
+    if len(states) == 1:
+        return [event_dict(e) for e in states[0].timeline.events]
+    tagged = [(e, s.parcel.tracking_number) for s in states for e in s.timeline.events]
+    tagged.sort(key=lambda t: (iso_z(t[0].occurred_at) or "", t[0].status.rank, t[0].id))
+    return [{**event_dict(e), "parcel": number} for e, number in tagged]
+
+
+def _parcel_dict(state: ParcelState) -> dict[str, Any]:
+    return {
+        "tracking_number": state.parcel.tracking_number,
+        "other_numbers": list(state.parcel.other_numbers),
+        "status": state.status.value,
+        "substatus": state.substatus,
+        "delivery": _verdict_dict(state.verdict),
+        "timeline": [event_dict(e) for e in state.timeline.events],
+    }
+
+
+def _unique(warnings: Sequence[ParseWarning]) -> list[ParseWarning]:
+    return list(dict.fromkeys(warnings))

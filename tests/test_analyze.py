@@ -1,0 +1,209 @@
+"""`tracker analyze`: the whole pipeline offline, via `tracker.analyze.main` and as a process."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracker.analyze import main
+
+CASES = Path(__file__).parent / "cases"
+CLEAN = CASES / "clean-delivery-3-sources.json"
+REQUIRED = {"order_id", "status", "substatus", "delivery", "timeline", "protection", "alerts",
+            "warnings"}  # fmt: skip
+EVENT_KEYS = {"id", "occurred_at", "occurred_local", "utc_offset", "tz_provenance", "status",
+              "substatus", "description", "location", "sources"}  # fmt: skip
+
+
+def clean_case() -> dict[str, Any]:
+    return json.loads(CLEAN.read_text())  # type: ignore[no-any-return]
+
+
+def analyze(path: Path, now: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(str(path), now, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(tmp_path: Path, case: Any, name: str = "case.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(case) if not isinstance(case, str) else case)
+    return path
+
+
+def test_clean_delivery_seen_by_three_sources_merges_to_one_timeline() -> None:
+    code, out, err = analyze(CLEAN)
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report.keys() >= REQUIRED
+    assert report["order_id"] == "A-1001"
+    assert (report["status"], report["delivery"]["verdict"]) == ("delivered", "delivered")
+    assert report["delivery"]["delivered_at"].endswith("Z")
+    timeline = report["timeline"]
+    case = clean_case()
+    cainiao = next(o for o in case["observations"] if o["source"] == "cainiao")
+    assert len(timeline) == len(cainiao["payload"]["module"][0]["detailList"])
+    for event in timeline:
+        assert event.keys() >= EVENT_KEYS
+        assert event["sources"] == ["17track", "aftership", "cainiao"]
+        assert event["occurred_at"].endswith("Z")
+    instants = [e["occurred_at"] for e in timeline]
+    assert instants == sorted(instants)
+    assert timeline[-1]["status"] == "delivered"
+    assert report["warnings"] == []
+    assert [a["type"] for a in report["alerts"]] == ["delivery.confirmed"]
+    assert report["protection"]["policy"] == "aliexpress"
+    assert "parcels" not in report
+
+
+def test_report_is_deterministic(tmp_path: Path) -> None:
+    case = clean_case()
+    case["observations"].reverse()
+    _, first, _ = analyze(CLEAN)
+    _, second, _ = analyze(write(tmp_path, case))
+    assert json.loads(first)["timeline"] == json.loads(second)["timeline"]
+
+
+def test_unparseable_observation_becomes_a_warning_naming_its_source(tmp_path: Path) -> None:
+    case = clean_case()
+    case["observations"].append(
+        {"source": "usps", "fetched_at": "2026-10-20T00:00:00Z",
+         "payload": "<html><body>502 Bad Gateway</body></html>"}
+    )  # fmt: skip
+    case["observations"][0]["payload"] = '{"success": true, "module": [{"mailNo": '  # truncated
+    code, out, _ = analyze(write(tmp_path, case))
+    assert code == 0
+    report = json.loads(out)
+    sources = [w["source"] for w in report["warnings"]]
+    assert "usps" in sources
+    assert case["observations"][0]["source"] in sources
+    assert report["delivery"]["verdict"] == "delivered"  # the two other sources still count
+    assert len(report["timeline"][0]["sources"]) == 2
+
+
+def test_now_overrides_the_case_now(tmp_path: Path) -> None:
+    _, out, _ = analyze(CLEAN, now="2027-06-01T00:00:00Z")
+    assert json.loads(out)["protection"]["state"] == "closed"
+    _, out, _ = analyze(CLEAN)
+    assert json.loads(out)["protection"]["state"] == "open"
+
+
+def test_json_lines_many_orders_in_order_with_a_bad_line(tmp_path: Path) -> None:
+    base = clean_case()
+    lines = []
+    for i in range(40):
+        case = copy.deepcopy(base)
+        case["order"]["id"] = f"A-{i}"
+        lines.append(json.dumps(case))
+    lines.insert(10, '{"order": {"id": "A-bad"}, "parcels": []}')
+    lines.insert(20, "")  # blank lines are skipped but counted
+    lines.insert(30, "{not json")
+    path = write(tmp_path, "\n".join(lines) + "\n", "book.jsonl")
+    code, out, err = analyze(path)
+    assert code == 1
+    assert err == ""
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert len(reports) == 42
+    assert reports[10] == {"line": 11, "order_id": "A-bad", "error": reports[10]["error"]}
+    assert "order.destination" in reports[10]["error"]
+    assert reports[29]["line"] == 31 and "not a case" in reports[29]["error"]
+    ids = [r["order_id"] for r in reports if "error" not in r]
+    assert ids == [f"A-{i}" for i in range(40)]
+
+
+def test_json_lines_all_good_exit_zero(tmp_path: Path) -> None:
+    line = json.dumps(clean_case())
+    code, out, _ = analyze(write(tmp_path, f"{line}\n{line}\n", "two.jsonl"))
+    assert code == 0
+    assert len(out.splitlines()) == 2
+
+
+def test_several_parcels_describe_the_order_as_a_whole(tmp_path: Path) -> None:
+    case = clean_case()
+    case["parcels"].append({"tracking_number": "LP99999999999999"})
+    code, out, _ = analyze(write(tmp_path, case))
+    report = json.loads(out)
+    assert code == 0
+    assert [p["status"] for p in report["parcels"]] == ["delivered", "unknown"]
+    assert report["status"] == "unknown"  # the slowest parcel
+    assert report["delivery"]["verdict"] == "none"  # not every parcel is delivered
+    assert {e["parcel"] for e in report["timeline"]} == {case["parcels"][0]["tracking_number"]}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda c: c["order"].pop("id"), "order.id"),
+        (lambda c: c["order"].update(shipped_at="yesterday"), "order.shipped_at"),
+        (lambda c: c["order"].update(promised_by="2026-13-45"), "order.promised_by"),
+        (lambda c: c["order"]["destination"].update(country="Atlantis"), "country"),
+        (lambda c: c["observations"][0].update(source="fedup"), "observations[0].source"),
+        (lambda c: c["order"].update(timezone="Mars/Olympus"), "order.timezone"),
+        (lambda c: c.pop("parcels"), "parcels"),
+    ],
+)
+def test_invalid_case_exits_2_with_one_line_naming_the_field(
+    tmp_path: Path, mutate: Any, needle: str
+) -> None:
+    case = clean_case()
+    mutate(case)
+    code, out, err = analyze(write(tmp_path, case))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and needle in err
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [(None, "No such file"), ("{\n not json", "not JSON"), ("", "empty"), ("[1, 2]", "case")],
+)
+def test_unreadable_file_exits_2_with_one_line(
+    tmp_path: Path, content: str | None, needle: str
+) -> None:
+    path = tmp_path / "case.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = analyze(path)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and needle in err
+
+
+def test_bad_now_exits_2() -> None:
+    code, _, err = analyze(CLEAN, now="tomorrow-ish")
+    assert code == 2 and "--now" in err
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tracker.analyze", *args],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+
+def test_module_entry_point_prints_the_report() -> None:
+    done = run_module(str(CLEAN), "--now", "2026-10-20T00:00:00Z")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["order_id"] == "A-1001"
+
+
+def test_module_entry_point_unreadable_case_has_no_traceback(tmp_path: Path) -> None:
+    done = run_module(str(tmp_path / "missing.json"))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_pure_modules_import_no_io_libraries() -> None:
+    pure = "tracker.normalise, tracker.merge, tracker.judge, tracker.deadlines, tracker.alerts"
+    code = (
+        f"import {pure}, tracker.pipeline, tracker.analyze; import sys; "
+        "print([m for m in ('requests', 'redis', 'celery', 'sqlalchemy') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
