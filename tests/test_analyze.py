@@ -207,3 +207,26 @@ def test_pure_modules_import_no_io_libraries() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)  # fmt: skip
     assert done.stdout.strip() == "[]"
+
+
+def test_json_lines_over_worker_processes_keep_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracker.analyze as analyze_module
+
+    monkeypatch.setattr(analyze_module, "_BATCH", 4)
+    base = clean_case()
+    lines = []
+    for i in range(11):
+        case = copy.deepcopy(base)
+        case["order"]["id"] = f"A-{i}"
+        lines.append(json.dumps(case) if i != 5 else "[]")
+    path = write(tmp_path, "\n".join(lines), "book.jsonl")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(str(path), None, out, err, workers=2) == 1
+    reports = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r.get("order_id") for r in reports] == [f"A-{i}" if i != 5 else None for i in range(11)]
+    assert reports[5]["line"] == 6
+    serial = io.StringIO()
+    main(str(path), None, serial, err, workers=1)
+    assert serial.getvalue() == out.getvalue()
