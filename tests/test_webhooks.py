@@ -84,10 +84,20 @@ def test_payload_shape_is_type_timestamp_data_with_order_id() -> None:
     assert body["data"]["promised_end"] == "2026-11-11T00:00:00Z"
 
 
-def test_oversized_payload_is_refused() -> None:
-    alert = Alert(AlertType.ORDER_OVERDUE, "k", "A-1", {"blob": "x" * 30_000})
-    with pytest.raises(ValidationError, match="20 KiB"):
-        webhooks.payload(alert, NOW)
+def test_oversized_payload_keeps_only_short_scalars_and_says_so() -> None:
+    import json
+
+    alert = Alert(AlertType.DELIVERY_SUSPECT, "k", "A-1",
+                  {"evidence": [{"detail": "x" * 1000}] * 40, "days_left": 4,
+                   "detail": "y" * 30_000})
+    body = webhooks.payload(alert, NOW)
+    assert len(body) <= webhooks.MAX_PAYLOAD_BYTES
+    data = json.loads(body)["data"]
+    assert data["truncated"] is True
+    assert data["days_left"] == 4
+    assert data["order_id"] == "A-1"
+    assert "evidence" not in data
+    assert len(data["detail"]) == 200
 
 
 # ----------------------------------------------------------------------------- retry policy

@@ -321,6 +321,7 @@ class NumberResult:
     shipments: int = 1
     message: str | None = None
     status: Status | None = None  # the source's own summary status, when it gives one
+    observed_at: datetime | None = None  # when the source said so (its observation's fetch)
 
 
 @dataclass(frozen=True, slots=True)

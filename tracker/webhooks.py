@@ -127,15 +127,29 @@ def verify(secret: str, received: Mapping[str, str], body: bytes, now: float) ->
 
 def payload(alert: Alert, created_at: datetime) -> bytes:
     """The body of an alert's webhook, serialised once: `{"type", "timestamp", "data"}`."""
-    data: dict[str, Any] = {"order_id": alert.order_id, "alert_key": alert.key, **alert.data}
-    body = orjson.dumps(
-        {"type": alert.type.value, "timestamp": _iso(created_at), "data": data},
+    return body(alert.type.value, alert.order_id, alert.key, alert.data, created_at)
+
+
+def body(alert_type: str, order_id: str, key: str, data: Mapping[str, Any],
+         created_at: datetime) -> bytes:
+    """Serialise a webhook body. Above 20 KiB (Standard Webhooks' advice) only the scalar
+    fields are kept and `truncated` says so: the full evidence stays readable in the API."""
+    full: dict[str, Any] = {"order_id": order_id, "alert_key": key, **data}
+    encoded = _dump({"type": alert_type, "timestamp": _iso(created_at), "data": full})
+    if len(encoded) <= MAX_PAYLOAD_BYTES:
+        return encoded
+    scalars = {k: v for k, v in full.items() if isinstance(v, str | int | float | bool | None)}
+    trimmed = {**{k: v[:200] if isinstance(v, str) else v for k, v in scalars.items()},
+               "truncated": True}
+    return _dump({"type": alert_type, "timestamp": _iso(created_at), "data": trimmed})
+
+
+def _dump(value: Any) -> bytes:
+    return orjson.dumps(
+        value,
         option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z,
         default=_json_default,
     )
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise ValidationError("payload", f"webhook body of {len(body)} bytes exceeds 20 KiB")
-    return body
 
 
 def _iso(moment: datetime) -> str:

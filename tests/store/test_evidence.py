@@ -39,38 +39,46 @@ def observation(body: str = BODY, *, at: datetime = NOW, source: str = "cainiao"
 
 def test_observation_round_trip(conn: Connection) -> None:
     (pid,) = add_order(conn)
-    repo.store_observation(conn, pid, observation())
+    repo.store_observation(conn, [pid], observation())
     assert repo.observations_for_order(conn, "A-1001") == [observation()]
 
 
 def test_same_observation_twice_is_one_row(conn: Connection) -> None:
     (pid,) = add_order(conn)
-    first = repo.store_observation(conn, pid, observation())
-    again = repo.store_observation(conn, pid, observation(at=NOW + minutes(10)))
+    first = repo.store_observation(conn, [pid], observation())
+    again = repo.store_observation(conn, [pid], observation(at=NOW + minutes(10)))
     assert again == first
     assert count_rows(conn, observations) == 1
 
 
-def test_same_body_for_another_parcel_or_source_is_kept(conn: Connection) -> None:
+def test_a_batch_body_is_kept_once_and_linked_to_every_parcel(conn: Connection) -> None:
     pid, other = add_order(conn, "A-1", "LP1", "LP2")
-    ids = {
-        repo.store_observation(conn, pid, observation()),
-        repo.store_observation(conn, other, observation()),
-        repo.store_observation(conn, pid, observation(source="17track")),
-    }
-    assert len(ids) == 3
-
-
-def test_unparented_observation_is_idempotent_too(conn: Connection) -> None:
-    first = repo.store_observation(conn, None, observation())
-    assert repo.store_observation(conn, None, observation()) == first
+    (third,) = add_order(conn, "A-2", "LP3")
+    first = repo.store_observation(conn, [pid, other], observation())
+    assert repo.store_observation(conn, [third], observation()) == first
     assert count_rows(conn, observations) == 1
+    assert repo.observations_for_order(conn, "A-1") == [observation()]
+    assert repo.observations_for_order(conn, "A-2") == [observation()]
+    other_source = repo.store_observation(conn, [pid], observation(source="17track"))
+    assert other_source != first
+
+
+def test_unlinked_observation_is_idempotent_and_can_be_linked_later(
+    conn: Connection,
+) -> None:
+    first = repo.store_observation(conn, [], observation())
+    assert repo.store_observation(conn, [], observation()) == first
+    assert count_rows(conn, observations) == 1
+    (pid,) = add_order(conn)
+    assert repo.observations_for_order(conn, "A-1001") == []
+    repo.link_observation(conn, first, [pid])
+    assert repo.observations_for_order(conn, "A-1001") == [observation()]
 
 
 def test_decoded_json_payload_is_stored_canonically(conn: Connection) -> None:
     (pid,) = add_order(conn)
     decoded = Observation(source="17track", payload={"b": 1, "a": [1, 2]}, fetched_at=NOW)
-    repo.store_observation(conn, pid, decoded)
+    repo.store_observation(conn, [pid], decoded)
     (stored,) = repo.observations_for_order(conn, "A-1001")
     assert stored.payload == '{"a":[1,2],"b":1}'
     assert stored.sha256 == decoded.sha256
@@ -79,9 +87,9 @@ def test_decoded_json_payload_is_stored_canonically(conn: Connection) -> None:
 def test_observations_are_listed_oldest_first_for_the_order_only(conn: Connection) -> None:
     (pid,) = add_order(conn, "A-1", "LP1")
     (other,) = add_order(conn, "A-2", "LP2")
-    repo.store_observation(conn, pid, observation("late", at=NOW))
-    repo.store_observation(conn, pid, observation("early", at=NOW - minutes(60)))
-    repo.store_observation(conn, other, observation("elsewhere"))
+    repo.store_observation(conn, [pid], observation("late", at=NOW))
+    repo.store_observation(conn, [pid], observation("early", at=NOW - minutes(60)))
+    repo.store_observation(conn, [other], observation("elsewhere"))
     assert [o.payload for o in repo.observations_for_order(conn, "A-1")] == ["early", "late"]
 
 
@@ -108,7 +116,7 @@ def source_event(
 
 def test_event_round_trip_is_lossless(conn: Connection) -> None:
     (pid,) = add_order(conn)
-    obs_id = repo.store_observation(conn, pid, observation())
+    obs_id = repo.store_observation(conn, [pid], observation())
     event = source_event()
     assert repo.insert_events(conn, [repo.event_row("ev1", pid, obs_id, event)], now=NOW) == 1
     (row,) = repo.events_for_parcel(conn, pid)

@@ -14,6 +14,7 @@ EXPECTED = {
     "orders",
     "parcels",
     "observations",
+    "observation_parcels",
     "events",
     "verdicts",
     "alerts",

@@ -108,7 +108,7 @@ def test_delivery_row_payload_and_webhook_id(conn: Connection) -> None:
     assert first is not None
     assert (first.status, first.attempts, first.next_attempt_at) == ("pending", 0, NOW)
     assert first.webhook_id == repo.webhook_id(alert().key, first.endpoint_id)
-    assert re.fullmatch(r"msg_[A-Z2-7]{26}", first.webhook_id)
+    assert re.fullmatch(r"msg_[a-z2-7]{26}", first.webhook_id)
     assert orjson.loads(first.payload) == {
         "type": "order.overdue",
         "timestamp": "2026-11-12T12:00:00Z",

@@ -21,7 +21,7 @@ from tracker.model import (
     TzProvenance,
 )
 from tracker.store._sql import from_row, upsert_insert
-from tracker.store.tables import events, observations, parcels, verdicts
+from tracker.store.tables import events, observation_parcels, observations, parcels, verdicts
 
 _EVENT_COLUMNS = frozenset(c.name for c in events.c) - {"created_at"}
 
@@ -40,13 +40,16 @@ class EventRow:
     created_at: datetime
 
 
-def store_observation(conn: Connection, parcel_id: int | None, obs: Observation) -> int:
-    """Keep `obs` as received; storing the same body again returns the first row's id."""
+def store_observation(conn: Connection, parcel_ids: Iterable[int], obs: Observation) -> int:
+    """Keep `obs` as received, once per distinct body, linked to every parcel it covers.
+
+    Storing the same body again (a re-poll that changed nothing) returns the first row's id and
+    only adds links that are new. A push not yet tied to a parcel passes no parcel ids.
+    """
     digest = obs.sha256
     stmt = (
         upsert_insert(conn, observations)
         .values(
-            parcel_id=parcel_id,
             source=obs.source,
             numbers=list(obs.numbers),
             fetched_at=obs.fetched_at,
@@ -55,29 +58,35 @@ def store_observation(conn: Connection, parcel_id: int | None, obs: Observation)
             sha256=digest,
             body=obs.text,
         )
-        .on_conflict_do_nothing()
+        .on_conflict_do_nothing(index_elements=["source", "sha256"])
         .returning(observations.c.id)
     )
     new_id = conn.execute(stmt).scalar()
-    if new_id is not None:
-        return int(new_id)
-    same_parcel = (
-        observations.c.parcel_id.is_(None)
-        if parcel_id is None
-        else observations.c.parcel_id == parcel_id
-    )
-    query = sa.select(observations.c.id).where(
-        observations.c.source == obs.source, observations.c.sha256 == digest, same_parcel
-    )
-    return int(conn.execute(query).scalar_one())
+    if new_id is None:
+        query = sa.select(observations.c.id).where(
+            observations.c.source == obs.source, observations.c.sha256 == digest
+        )
+        new_id = conn.execute(query).scalar_one()
+    link_observation(conn, int(new_id), parcel_ids)
+    return int(new_id)
+
+
+def link_observation(conn: Connection, observation_id: int, parcel_ids: Iterable[int]) -> None:
+    links = [{"observation_id": observation_id, "parcel_id": pid} for pid in set(parcel_ids)]
+    if links:
+        conn.execute(upsert_insert(conn, observation_parcels).on_conflict_do_nothing(), links)
 
 
 def observations_for_order(conn: Connection, order_id: str) -> list[Observation]:
     """The order's observations, oldest first. `payload` is the stored body text."""
+    linked = (
+        sa.select(observation_parcels.c.observation_id)
+        .join(parcels, parcels.c.id == observation_parcels.c.parcel_id)
+        .where(parcels.c.order_id == order_id)
+    )
     query = (
         sa.select(observations)
-        .join(parcels, parcels.c.id == observations.c.parcel_id)
-        .where(parcels.c.order_id == order_id)
+        .where(observations.c.id.in_(linked))
         .order_by(observations.c.fetched_at, observations.c.id)
     )
     return [
@@ -170,6 +179,24 @@ def events_for_parcel(conn: Connection, parcel_id: int) -> list[EventRow]:
         )
     )
     return [from_row(EventRow, row) for row in conn.execute(query)]
+
+
+def events_for_parcels(conn: Connection, parcel_ids: Iterable[int]) -> dict[int, list[EventRow]]:
+    """`events_for_parcel` for many parcels in one query."""
+    ids = sorted(set(parcel_ids))
+    found: dict[int, list[EventRow]] = {pid: [] for pid in ids}
+    if not ids:
+        return found
+    query = (
+        sa.select(events)
+        .where(events.c.parcel_id.in_(ids))
+        .order_by(
+            events.c.occurred_at.is_(None), events.c.occurred_at, events.c.created_at, events.c.id
+        )
+    )
+    for row in conn.execute(query):
+        found[row.parcel_id].append(from_row(EventRow, row))
+    return found
 
 
 def record_verdict(

@@ -7,24 +7,22 @@ sweeper finds what is due by `next_attempt_at`, so long retry schedules never si
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tracker import webhooks
 from tracker.model import Alert
 from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, upsert_insert
 from tracker.store.endpoints import list_endpoints
 from tracker.store.tables import alerts, webhook_attempts, webhook_deliveries
+from tracker.webhooks import webhook_id as webhook_id
 
 EXCERPT_BYTES = 1024  # stored response excerpt cap (reliability.md WH-7)
-WEBHOOK_ID_CHARS = 26  # 130 bits of the hash: ample against collisions, short in headers
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
@@ -95,20 +93,11 @@ def list_alerts(
     return [from_row(AlertRow, row) for row in conn.execute(query)]
 
 
-def webhook_id(alert_key: str, endpoint_id: str) -> str:
-    """`msg_...`, the same for an alert and endpoint on every retry and every re-run (WH-3)."""
-    digest = hashlib.sha256(f"{alert_key}\x00{endpoint_id}".encode()).digest()
-    return "msg_" + base64.b32encode(digest).decode("ascii")[:WEBHOOK_ID_CHARS]
-
-
 def alert_payload(alert: AlertRow) -> str:
     """The body sent for `alert`, serialised once so the signed bytes are the stored bytes."""
-    body = {
-        "type": alert.type,
-        "timestamp": alert.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": {"order_id": alert.order_id, "alert_key": alert.key, **alert.data},
-    }
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+    return webhooks.body(
+        alert.type, alert.order_id, alert.key, alert.data, alert.created_at
+    ).decode()
 
 
 def create_deliveries(conn: Connection, alert_id: int, *, now: datetime) -> list[int]:

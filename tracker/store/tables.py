@@ -121,7 +121,6 @@ observations = sa.Table(
     "observations",
     metadata,
     _pk(),
-    _fk("parcel_id", "parcels.id", nullable=True),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("numbers", sa.JSON, nullable=False),
     _at("fetched_at"),
@@ -129,16 +128,26 @@ observations = sa.Table(
     sa.Column("content_type", sa.Text),
     sa.Column("sha256", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.UniqueConstraint("source", "sha256", "parcel_id"),
-    # NULLs are distinct in a unique constraint on both databases, so bodies not tied to a
-    # parcel (pushes) need their own partial index to stay idempotent.
-    sa.Index(
-        "uq_observations_source_sha256_unparented",
-        "source",
-        "sha256",
-        unique=True,
-        sqlite_where=sa.text("parcel_id IS NULL"),
-        postgresql_where=sa.text("parcel_id IS NULL"),
+    # One row per distinct body: a batch answer covering 40 parcels is kept once and linked
+    # to each of them (observation_parcels); fetching the same body again stores nothing.
+    sa.UniqueConstraint("source", "sha256"),
+)
+
+observation_parcels = sa.Table(
+    "observation_parcels",
+    metadata,
+    sa.Column(
+        "observation_id",
+        BigId,
+        sa.ForeignKey("observations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "parcel_id",
+        sa.Integer,
+        sa.ForeignKey("parcels.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
     ),
 )
 

@@ -86,7 +86,6 @@ def upgrade() -> None:
     op.create_table(
         "observations",
         _pk(),
-        _fk("parcel_id", "parcels.id", type_=sa.Integer, nullable=True),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("numbers", sa.JSON, nullable=False),
         _at("fetched_at"),
@@ -94,18 +93,24 @@ def upgrade() -> None:
         sa.Column("content_type", sa.Text),
         sa.Column("sha256", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
-        sa.UniqueConstraint("source", "sha256", "parcel_id"),
+        sa.UniqueConstraint("source", "sha256"),
     )
-    _index("observations", "parcel_id")
-    _index(
-        "observations",
-        "source",
-        "sha256",
-        unique=True,
-        name="uq_observations_source_sha256_unparented",
-        sqlite_where=sa.text("parcel_id IS NULL"),
-        postgresql_where=sa.text("parcel_id IS NULL"),
+    op.create_table(
+        "observation_parcels",
+        sa.Column(
+            "observation_id",
+            BigId,
+            sa.ForeignKey("observations.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "parcel_id",
+            sa.Integer,
+            sa.ForeignKey("parcels.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
     )
+    _index("observation_parcels", "parcel_id")
 
     op.create_table(
         "events",
@@ -228,6 +233,7 @@ def downgrade() -> None:
         "alerts",
         "verdicts",
         "events",
+        "observation_parcels",
         "observations",
         "parcels",
         "orders",
