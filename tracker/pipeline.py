@@ -27,6 +27,7 @@ from tracker.casefile import Case, parse_instant
 from tracker.errors import UnparseableResponse
 from tracker.merge import merge
 from tracker.model import (
+    Alert,
     DeliveryVerdict,
     NumberResult,
     Observation,
@@ -44,7 +45,17 @@ from tracker.model import (
 )
 from tracker.normalise import normalise
 
-__all__ = ["Case", "ParcelState", "parse_instant", "run_case"]
+__all__ = [
+    "Analysis",
+    "Case",
+    "ParcelState",
+    "Routed",
+    "analyse",
+    "parse_instant",
+    "report",
+    "route",
+    "run_case",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,36 +70,79 @@ class ParcelState:
     results: tuple[NumberResult, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything the pipeline concluded about one order at `now`, as values."""
+
+    order: Order
+    states: tuple[ParcelState, ...]
+    window: ProtectionWindow
+    alerts: tuple[Alert, ...]
+    warnings: tuple[ParseWarning, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """Parsed source events and per-number results, grouped by the parcel they belong to."""
+
+    events: dict[Parcel, list[SourceEvent]]
+    results: dict[Parcel, list[NumberResult]]
+    warnings: list[ParseWarning]
+
+
 def run_case(case: Case, now: datetime) -> dict[str, Any]:
     """The report of DESIGN.md "tracker analyze" for `case` at `now`."""
-    order = case.order
-    routed = _Routed.of(case.parcels)
+    routed = route(case.parcels, case.observations)
+    return report(analyse(case.order, case.parcels, routed, now))
+
+
+def route(parcels: Sequence[Parcel], observations: Sequence[Observation]) -> Routed:
+    """Parse every observation and hand its events and results to their parcels."""
+    routing = _Routed.of(parcels)
     warnings: list[ParseWarning] = []
-    for observation in case.observations:
-        _parse_into(observation, routed, warnings)
+    for observation in observations:
+        _parse_into(observation, routing, warnings)
+    return Routed(routing.events, routing.results, warnings)
+
+
+def analyse(
+    order: Order,
+    parcels: Sequence[Parcel],
+    routed: Routed,
+    now: datetime,
+    settings: alerts.AlertSettings | None = None,
+) -> Analysis:
+    """Normalise, merge, judge, the protection window and the alerts due at `now`."""
+    warnings = list(routed.warnings)
     states = []
-    for parcel in case.parcels:
+    for parcel in parcels:
         events, more = normalise(
-            routed.events[parcel], destination_country=order.destination.country
+            routed.events.get(parcel, []), destination_country=order.destination.country
         )
         warnings.extend(more)
-        states.append(_parcel_state(order, parcel, events, routed.results[parcel]))
+        states.append(_parcel_state(order, parcel, events, routed.results.get(parcel, [])))
     window = deadlines.window(order, now)
-    due = alerts.due(order, states, window, now)
+    due = alerts.due(order, states, window, now, settings or alerts.AlertSettings())
+    return Analysis(order, tuple(states), window, tuple(due), tuple(_unique(warnings)))
+
+
+def report(analysis: Analysis) -> dict[str, Any]:
+    """The report dict of the `tracker analyze` contract."""
+    states = analysis.states
     status, substatus = order_status(states)
-    report: dict[str, Any] = {
-        "order_id": order.id,
+    result: dict[str, Any] = {
+        "order_id": analysis.order.id,
         "status": status.value,
         "substatus": substatus,
         "delivery": _verdict_dict(order_verdict([s.verdict for s in states])),
         "timeline": _order_timeline(states),
-        "protection": _window_dict(window),
-        "alerts": [a.to_dict() for a in due],
-        "warnings": [w.to_dict() for w in _unique(warnings)],
+        "protection": _window_dict(analysis.window),
+        "alerts": [a.to_dict() for a in analysis.alerts],
+        "warnings": [w.to_dict() for w in analysis.warnings],
     }
     if len(states) > 1:
-        report["parcels"] = [_parcel_dict(s) for s in states]
-    return report
+        result["parcels"] = [_parcel_dict(s) for s in states]
+    return result
 
 
 # ----------------------------------------------------------------------------- parse and route
@@ -129,12 +183,16 @@ def _parse_into(observation: Observation, routed: _Routed, warnings: list[ParseW
     warnings.extend(parsed.warnings)
     lost: set[str] = set()
     for event in parsed.events:
+        if _someone_elses(event.source_number, observation.numbers, routed):
+            continue  # a batch answer also covers other orders' parcels
         parcel = routed.parcel_for(event.source_number, observation.numbers)
         if parcel is None:
             lost.add(event.source_number)
         else:
             routed.events[parcel].append(event)
     for result in parsed.results:
+        if _someone_elses(result.requested, observation.numbers, routed):
+            continue
         parcel = routed.parcel_for(result.requested, observation.numbers) or routed.parcel_for(
             result.answered, ()
         )
@@ -144,6 +202,14 @@ def _parse_into(observation: Observation, routed: _Routed, warnings: list[ParseW
         warnings.append(
             ParseWarning(observation.source, f"events for {number!r} match no parcel; ignored")
         )
+
+
+def _someone_elses(number: str | None, asked: Sequence[str], routed: _Routed) -> bool:
+    """True for a number of another order's parcel in a batch answer that also covers ours
+    (fetched for several numbers, some ours, this one not)."""
+    if not number or number not in asked or number in routed.by_number:
+        return False
+    return any(n in routed.by_number for n in asked)
 
 
 # ----------------------------------------------------------------------------- per parcel
