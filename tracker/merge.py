@@ -35,6 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from tracker.model import Location, SourceEvent, Status, Timeline, TimelineEvent
@@ -44,6 +45,7 @@ _HALF_HOUR = 1800
 _TOLERANCE = 60  # seconds: sources that drop seconds still match those that keep them
 _MAX_PREFIX = 40  # characters a reworded description may prepend ("[Yanwen] ", "PostNL: ")
 _NOT_WORD = re.compile(r"[\W_]+")
+_NO_TIME = datetime(1, 1, 1)  # sorts an event without a wall clock first, deterministically
 
 
 def merge(events: Iterable[SourceEvent], numbers: Sequence[str]) -> Timeline:
@@ -56,8 +58,8 @@ def merge(events: Iterable[SourceEvent], numbers: Sequence[str]) -> Timeline:
     clusters: list[_Cluster] = []
     for bucket in buckets.values():
         clusters.extend(_cluster(bucket))
-    merged = sorted((c.build(group) for c in clusters), key=_order_key)
-    return Timeline(events=_unique_ids(merged), numbers=tuple(numbers))
+    built = sorted((c.build(group) for c in clusters), key=_order_key)
+    return Timeline(events=_unique_ids([event for event, _ in built]), numbers=tuple(numbers))
 
 
 # ----------------------------------------------------------------------------- items
@@ -88,17 +90,18 @@ def _content_key(event: SourceEvent, ts: float | None) -> tuple[Any, ...]:
     """Every field of the event, comparable: the canonical order that makes merging
     independent of arrival order."""
     loc = event.location
-    local = event.occurred_local.isoformat() if event.occurred_local else ""
     return (
         ts is not None, ts or 0.0, event.source, event.source_number, event.substatus,
-        event.raw_description, event.raw_code or "", local, event.utc_offset_minutes or 0,
-        event.tz_provenance.value, loc.country or "", loc.city or "", loc.postal_code or "",
-        loc.state or "", loc.text or "", event.raw_status or "", event.raw_substatus or "",
+        event.raw_description, event.raw_code or "", event.occurred_local or _NO_TIME,
+        event.utc_offset_minutes or 0, str(event.tz_provenance), loc.country or "",
+        loc.city or "", loc.postal_code or "", loc.state or "", loc.text or "",
+        event.raw_status or "", event.raw_substatus or "",
         event.reporting_carrier or "", event.raw_time or "", event.shipment_ref or "",
         event.signed_by or "",
     )  # fmt: skip
 
 
+@lru_cache(maxsize=8192)  # the same texts and cities recur across sources and parcels
 def _words(value: str | None) -> str:
     """Case, punctuation and spacing removed: how two wordings of one text are compared."""
     if not value:
@@ -159,8 +162,9 @@ class _Cluster:
         for source, specific in other.specific.items():
             self.specific.setdefault(source, specific)
 
-    def build(self, group: str) -> TimelineEvent:
-        items = sorted(self.items, key=_Item.sort_key)
+    def build(self, group: str) -> tuple[TimelineEvent, tuple[Any, ...]]:
+        """The merged event, and its first member's content key (the last tie-break)."""
+        items = sorted(self.items, key=_Item.sort_key) if len(self.items) > 1 else self.items
         members = [i.event for i in items]
         # The best time-zone provenance wins; among equals, the instant most sources agree on
         # (an aggregator that re-stamped a scan is outvoted by the carrier and the others).
@@ -171,7 +175,7 @@ class _Cluster:
         best = ranked[0].event
         status = best.status
         substatus = next((i.specific for i in ranked if i.specific), status.sub("other"))
-        return TimelineEvent(
+        merged = TimelineEvent(
             id=_event_id(group, substatus, best, self.country, self.city),
             status=status,
             substatus=substatus,
@@ -187,6 +191,7 @@ class _Cluster:
             reporting_carriers=_distinct(e.reporting_carrier for e in members),
             members=tuple(members),
         )
+        return merged, items[0].key
 
 
 def _votes(votes: Counter[int], item: _Item) -> int:
@@ -220,7 +225,7 @@ def _cluster(bucket: list[_Item]) -> list[_Cluster]:
 
 def _join(owner: list[_Cluster], a: _Item, b: _Item) -> None:
     left, right = owner[a.pos], owner[b.pos]
-    if left is right or not left.accepts(right) or not _same_time(a, b):
+    if left is right or not _same_time(a, b) or not left.accepts(right):
         return
     left.absorb(right)
     for item in right.items:
@@ -259,7 +264,7 @@ def _event_id(
     group: str, substatus: str, best: SourceEvent, country: str | None, city: str | None
 ) -> str:
     if best.occurred_at is not None:
-        when = best.occurred_at.strftime("%Y-%m-%dT%H:%MZ")
+        when = f"{int(best.occurred_at.timestamp() // 60)}"  # the minute, since the epoch
     elif best.occurred_local is not None:
         when = best.occurred_local.strftime("%Y-%m-%dT%H:%M")
     else:
@@ -268,10 +273,11 @@ def _event_id(
     return hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def _order_key(event: TimelineEvent) -> tuple[Any, ...]:
+def _order_key(built: tuple[TimelineEvent, tuple[Any, ...]]) -> tuple[Any, ...]:
     # Untimed events go first: they must not decide the parcel's current state.
+    event, key = built
     when = event.occurred_at.timestamp() if event.occurred_at else float("-inf")
-    return (when, event.status.rank, event.id, _content_key(event.members[0], None))
+    return (when, event.status.rank, event.id, key)
 
 
 def _unique_ids(events: list[TimelineEvent]) -> tuple[TimelineEvent, ...]:
