@@ -122,6 +122,7 @@ def test_parcel_row_round_trip(conn: Connection) -> None:
         poll_failures=1,
         status="delivered",
         delivered_at=NOW - minutes(3),
+        results=None,
     )
 
 

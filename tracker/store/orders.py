@@ -34,6 +34,7 @@ class OrderRow:
     verdict: str | None
     window_state: str | None
     dispute_closes_at: datetime | None
+    next_check_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class ParcelRow:
     poll_failures: int
     status: str | None
     delivered_at: datetime | None
+    results: dict[str, list[dict[str, Any]]] | None
 
 
 def promised_to_text(value: date | datetime) -> str:
@@ -71,7 +73,9 @@ def upsert_order(
     history; parcels no longer listed are kept too, because their observations are evidence.
     """
     fields = _order_fields(order)
-    stmt = upsert_insert(conn, orders).values(id=order.id, created_at=now, updated_at=now, **fields)
+    stmt = upsert_insert(conn, orders).values(
+        id=order.id, created_at=now, updated_at=now, next_check_at=now, **fields
+    )
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["id"], set_={**fields, "updated_at": now})
     )

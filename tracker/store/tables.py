@@ -95,6 +95,9 @@ orders = sa.Table(
     sa.Column("verdict", sa.Text),
     sa.Column("window_state", sa.Text),
     _at("dispute_closes_at", nullable=True),
+    # When a time-driven alert (overdue, deadline near, stalled) could next fall due: the
+    # deadline sweep reads only what is due here, so its cost follows what is due (index).
+    _at("next_check_at", nullable=True, index=True),
 )
 
 parcels = sa.Table(
@@ -114,6 +117,9 @@ parcels = sa.Table(
     sa.Column("poll_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("status", sa.Text),
     _at("delivered_at", nullable=True),
+    # The latest per-number answers of each source ({source: [result, ...]}): the judge needs
+    # them (another number answered, several shipments, a source's own summary status).
+    sa.Column("results", sa.JSON),
     sa.UniqueConstraint("order_id", "tracking_number"),
 )
 

@@ -59,8 +59,10 @@ def upgrade() -> None:
         sa.Column("verdict", sa.Text),
         sa.Column("window_state", sa.Text),
         _at("dispute_closes_at", nullable=True),
+        _at("next_check_at", nullable=True),
     )
     _index("orders", "created_at")
+    _index("orders", "next_check_at")
 
     op.create_table(
         "parcels",
@@ -77,6 +79,7 @@ def upgrade() -> None:
         sa.Column("poll_failures", sa.Integer, nullable=False, server_default="0"),
         sa.Column("status", sa.Text),
         _at("delivered_at", nullable=True),
+        sa.Column("results", sa.JSON),
         sa.UniqueConstraint("order_id", "tracking_number"),
     )
     _index("parcels", "order_id")
