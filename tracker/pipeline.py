@@ -18,7 +18,7 @@ if all are, else `none`; reasons are every parcel's, and `delivered_at` is the l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from tracker.model import (
     Order,
     Outcome,
     Parcel,
+    ParseResult,
     ParseWarning,
     ProtectionWindow,
     SourceEvent,
@@ -54,6 +55,7 @@ __all__ = [
     "parse_instant",
     "report",
     "route",
+    "route_parsed",
     "run_case",
 ]
 
@@ -164,11 +166,17 @@ class _Routed:
             routed.results[parcel] = []
         return routed
 
-    def parcel_for(self, number: str | None, fetched_for: Sequence[str]) -> Parcel | None:
-        parcel = self.by_number.get(number) if number else None
-        if parcel is None and fetched_for:
-            parcel = self.by_number.get(fetched_for[0])
-        return parcel or self.only
+    def parcel_for(
+        self, number: str | None, fetched_for: Sequence[str], aliases: dict[str, str]
+    ) -> Parcel | None:
+        """The parcel a number belongs to: its own, the number it answered for, or (for an
+        observation fetched for one number only) that number's parcel."""
+        for candidate in (number, aliases.get(number or "")):
+            if candidate and candidate in self.by_number:
+                return self.by_number[candidate]
+        if len(fetched_for) == 1 and fetched_for[0] in self.by_number:
+            return self.by_number[fetched_for[0]]
+        return self.only
 
 
 def _parse_into(observation: Observation, routed: _Routed, warnings: list[ParseWarning]) -> None:
@@ -180,33 +188,55 @@ def _parse_into(observation: Observation, routed: _Routed, warnings: list[ParseW
     except ModuleNotFoundError:
         warnings.append(ParseWarning(observation.source, "no parser for this source yet"))
         return
+    _route_parsed(observation, parsed, routed, warnings)
+
+
+def route_parsed(
+    parcels: Sequence[Parcel], parsed: Sequence[tuple[Observation, ParseResult]]
+) -> Routed:
+    """`route` for observations parsed already (a batch answer parsed once for many orders)."""
+    routing = _Routed.of(parcels)
+    warnings: list[ParseWarning] = []
+    for observation, result in parsed:
+        _route_parsed(observation, result, routing, warnings)
+    return Routed(routing.events, routing.results, warnings)
+
+
+def _route_parsed(
+    observation: Observation, parsed: ParseResult, routed: _Routed, warnings: list[ParseWarning]
+) -> None:
     warnings.extend(parsed.warnings)
+    asked = observation.numbers
+    aliases = {r.answered: r.requested for r in parsed.results if r.answered}
     lost: set[str] = set()
     for event in parsed.events:
-        if _someone_elses(event.source_number, observation.numbers, routed):
+        if _someone_elses(event.source_number, asked, routed, aliases):
             continue  # a batch answer also covers other orders' parcels
-        parcel = routed.parcel_for(event.source_number, observation.numbers)
+        parcel = routed.parcel_for(event.source_number, asked, aliases)
         if parcel is None:
             lost.add(event.source_number)
         else:
             routed.events[parcel].append(event)
     for result in parsed.results:
-        if _someone_elses(result.requested, observation.numbers, routed):
+        if _someone_elses(result.requested, asked, routed, {}):
             continue
-        parcel = routed.parcel_for(result.requested, observation.numbers) or routed.parcel_for(
-            result.answered, ()
+        parcel = routed.parcel_for(result.requested, asked, {}) or routed.parcel_for(
+            result.answered, (), {}
         )
         if parcel is not None:
-            routed.results[parcel].append(result)
+            routed.results[parcel].append(replace(result, observed_at=observation.fetched_at))
     for number in sorted(lost):
         warnings.append(
             ParseWarning(observation.source, f"events for {number!r} match no parcel; ignored")
         )
 
 
-def _someone_elses(number: str | None, asked: Sequence[str], routed: _Routed) -> bool:
+def _someone_elses(
+    number: str | None, asked: Sequence[str], routed: _Routed, aliases: dict[str, str]
+) -> bool:
     """True for a number of another order's parcel in a batch answer that also covers ours
     (fetched for several numbers, some ours, this one not)."""
+    number = aliases.get(number or "", number)
     if not number or number not in asked or number in routed.by_number:
         return False
     return any(n in routed.by_number for n in asked)
