@@ -21,9 +21,9 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from casegen import make_case  # noqa: E402
+from casegen import make_case
 
-from tracker.analyze import main  # noqa: E402
+from tracker.analyze import main
 
 TARGET = 0.25
 RSS_PROBE = (
