@@ -143,7 +143,7 @@ def test_suspect_alert_carries_the_evidence() -> None:
     s = suspect_state()
     (alert,) = [a for a in alerts_at(at(13), s) if a.type is AlertType.DELIVERY_SUSPECT]
     event_id = s.verdict.delivered_event
-    assert alert.key == f"A-1001:delivery.suspect:{NUMBER}:{event_id}:location_mismatch"
+    assert alert.key == f"A-1001:delivery.suspect:{NUMBER}:{event_id}"
     assert alert.data["evidence"] == [
         {
             "rule": "location_mismatch",

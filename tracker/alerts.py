@@ -1,8 +1,8 @@
 """Which alerts are due for an order at `now`, each with a deterministic idempotency key.
 
 The seven types of DESIGN.md "Alerts". A key is `<order id>:<type>:<what makes it distinct>`
-(the promised end for overdue, the parcel and delivered event for deliveries, the rules too for
-suspect, the last event for stalled and exceptions), built from stored values only, so running
+(the promised end for overdue, the parcel and delivered event for deliveries and suspect
+deliveries, the last event for stalled and exceptions), built from stored values only, so running
 the pipeline again yields the same keys and the outbox never sends an alert twice.
 
 Only a `delivered` verdict counts as delivered: a `suspect` delivery keeps the order overdue and
@@ -195,13 +195,10 @@ def suspect(ctx: Context) -> Iterator[Alert]:
     for p in ctx.parcels:
         v = p.verdict
         if v.verdict is Verdict.SUSPECT:
-            rules = "+".join(sorted({reason.rule.value for reason in v.reasons}))
+            # One alert per suspicious claim: a second source adding evidence to the same
+            # delivered event is not news worth a second webhook (the API shows all of it).
             key = _key(
-                ctx,
-                AlertType.DELIVERY_SUSPECT,
-                p.parcel.tracking_number,
-                v.delivered_event or "",
-                rules,
+                ctx, AlertType.DELIVERY_SUSPECT, p.parcel.tracking_number, v.delivered_event or ""
             )
             yield _alert(
                 ctx,

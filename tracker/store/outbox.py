@@ -217,3 +217,21 @@ def excerpt(response: str | bytes | None) -> str | None:
         return None
     raw = response.encode("utf-8", "replace") if isinstance(response, str) else response
     return raw[:EXCERPT_BYTES].decode("utf-8", "ignore")
+
+
+def reopen_delivery(conn: Connection, delivery_id: int, *, now: datetime) -> int:
+    """Make a delivery pending and due now (a replay, or after an endpoint is re-enabled):
+    the same webhook-id and the same stored bytes. Returns its attempt count, which the
+    deliver task must see to send (NotFoundError if there is no such delivery)."""
+    from tracker.errors import NotFoundError
+
+    table = webhook_deliveries
+    attempts = conn.execute(
+        sa.update(table)
+        .where(table.c.id == delivery_id)
+        .values(status="pending", next_attempt_at=now, updated_at=now)
+        .returning(table.c.attempts)
+    ).scalar()
+    if attempts is None:
+        raise NotFoundError("delivery", str(delivery_id))
+    return int(attempts)

@@ -1,0 +1,234 @@
+"""The poller against the simulator, on both databases, with real Redis guards: what a poll
+stores, that a redelivered poll changes nothing, fakes raise suspect, failures back off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tracker import sources
+from tracker.model import Destination, Order, Parcel
+from tracker.service import polling
+from tracker.settings import Settings
+from tracker.sim.server import SimServer
+from tracker.sources.http import NO_RETRY, SourceClient
+from tracker.store import repo
+from tracker.store.tables import alerts, events, observations, webhook_deliveries
+from workers.guards import Guards
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+NOW = START + timedelta(days=20)
+DE = {"country": "DE", "city": "Berlin", "postal_code": "10115"}
+CN = {"country": "CN", "city": "Shenzhen"}
+JOURNEY = [
+    {"kind": "accepted", "at": 2},
+    {"kind": "origin_facility", "at": 10},
+    {"kind": "export_customs_cleared", "at": 30},
+    {"kind": "departed_origin", "at": 40},
+    {"kind": "arrived_destination", "at": 120},
+    {"kind": "import_customs_released", "at": 140},
+    {"kind": "out_for_delivery", "at": 200},
+    {"kind": "delivered", "at": 210},
+]
+
+
+def scenario(**overrides: Any) -> dict[str, Any]:
+    parcel = {
+        "number": "LP00512345678901",
+        "sources": ["cainiao", "17track"],
+        "origin": CN,
+        "destination": DE,
+        "journey": JOURNEY,
+        **overrides,
+    }
+    return {"name": "poll-test", "start": START.isoformat(), "parcels": [parcel]}
+
+
+@pytest.fixture
+def sim() -> Iterator[SimServer]:
+    with SimServer(scenario()) as server:
+        server.clock.set(NOW)
+        yield server
+
+
+def settings_for(sim: SimServer) -> Settings:
+    return Settings.from_env({**sim.env(), "TRACKER_SOURCES": "cainiao,17track"})
+
+
+def add_order(engine: Engine, *, promised: str = "2026-10-25") -> list[int]:
+    order = Order(
+        id="A-1",
+        destination=Destination("DE", "10115", "Berlin"),
+        shipped_at=START,
+        promised_by=datetime.fromisoformat(promised).date(),
+        timezone="Europe/Berlin",
+        parcels=(Parcel("LP00512345678901"),),
+    )
+    with engine.begin() as conn:
+        return repo.upsert_order(conn, order, ["cainiao", "17track"], now=NOW)
+
+
+def client(settings: Settings, source: str) -> SourceClient:
+    configured = settings.source(source)
+    key = configured.key.reveal() if configured.key else "sim-key"
+    return SourceClient(sources.spec(source), base_url=configured.url, key=key, policy=NO_RETRY)
+
+
+def run_due(engine: Engine, settings: Settings, guards: Guards, now: datetime) -> list[Any]:
+    batches: list[tuple[str, list[int]]] = []
+    polling.dispatch(engine, now, settings, lambda s, ids: batches.append((s, ids)))
+    sent: list[tuple[int, int]] = []
+    outcomes = []
+    for source, ids in batches:
+        outcomes.append(
+            polling.poll(
+                engine,
+                client(settings, source),
+                guards[source],
+                ids,
+                lambda: now,
+                settings,
+                lambda d, a: sent.append((d, a)),
+            )
+        )
+    return outcomes
+
+
+def count(engine: Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def test_dispatch_plans_one_batch_per_source_within_batch_sizes(engine: Engine) -> None:
+    rows = []
+    with engine.begin() as conn:
+        for i in range(25):
+            order = Order(
+                id=f"A-{i}",
+                destination=Destination("DE"),
+                shipped_at=START,
+                promised_by=NOW.date(),
+                parcels=(Parcel(f"LP{i:014d}"),),
+            )
+            repo.upsert_order(conn, order, ["cainiao", "17track"], now=NOW)
+        rows = repo.claim_due_parcels(conn, NOW, 100)
+    plan = polling.plan(rows, lambda name: sources.spec(name).batch_size)
+    sizes = {s: [len(ids) for src, ids in plan if src == s] for s in ("cainiao", "17track")}
+    assert sizes == {"cainiao": [10, 10, 5], "17track": [25]}
+
+
+def test_a_poll_stores_evidence_verdict_alert_and_next_poll(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    outcomes = run_due(engine, settings, guards, NOW)
+    assert sorted(o.source for o in outcomes) == ["17track", "cainiao"]
+    assert all(o.outcome == "ok" for o in outcomes), [o.as_dict() for o in outcomes]
+    assert count(engine, observations) == 2
+    assert count(engine, events) >= 2 * len(JOURNEY) - 2
+    with engine.connect() as conn:
+        order = repo.get_order(conn, "A-1")
+        parcel = repo.get_parcel(conn, pid)
+        types = {a.type for a in repo.list_alerts(conn)}
+    assert order is not None and parcel is not None
+    assert (order.status, order.verdict) == ("delivered", "delivered")
+    assert "delivery.confirmed" in types
+    assert parcel.next_poll_at is not None and parcel.next_poll_at > NOW  # confirmation poll
+    assert parcel.last_polled_at == NOW
+
+
+def test_polling_again_changes_nothing(engine: Engine, sim: SimServer, guards: Guards) -> None:
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    run_due(engine, settings, guards, NOW)
+    before = (count(engine, observations), count(engine, events), count(engine, alerts))
+    with engine.begin() as conn:  # a redelivered task: the same batch once more
+        conn.execute(sa.text("UPDATE parcels SET next_poll_at = :t"), {"t": NOW})
+    run_due(engine, settings, guards, NOW)
+    assert (count(engine, observations), count(engine, events), count(engine, alerts)) == before
+
+
+def test_a_delivery_in_another_country_is_suspect(engine: Engine, guards: Guards) -> None:
+    fake = scenario(
+        overrides={
+            "17track": [
+                {
+                    "op": "relocate",
+                    "kind": "delivered",
+                    "location": {"country": "CN", "city": "Shenzhen"},
+                }
+            ],
+            "cainiao": [{"op": "drop", "kinds": ["delivered", "out_for_delivery"]}],
+        }
+    )
+    with SimServer(fake) as server:
+        server.clock.set(NOW)
+        settings = settings_for(server)
+        add_order(engine)
+        run_due(engine, settings, guards, NOW)
+    with engine.connect() as conn:
+        order = repo.get_order(conn, "A-1")
+        suspect = [a for a in repo.list_alerts(conn) if a.type == "delivery.suspect"]
+    assert order is not None and order.verdict == "suspect"
+    assert len(suspect) == 1
+    rules = {reason["rule"] for reason in suspect[0].data["evidence"]}
+    assert "location_mismatch" in rules
+
+
+def test_alerts_create_deliveries_for_endpoints(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    with engine.begin() as conn:
+        repo.create_endpoint(conn, "http://127.0.0.1:9/hook", "whsec_" + "A" * 40, now=NOW)
+    add_order(engine)
+    run_due(engine, settings_for(sim), guards, NOW)
+    assert count(engine, webhook_deliveries) == count(engine, alerts) > 0
+
+
+def test_an_unavailable_source_backs_off_and_keeps_the_parcel(
+    engine: Engine, guards: Guards
+) -> None:
+    failing = scenario()
+    failing["behaviours"] = [{"kind": "error", "source": "cainiao", "status": 503}]
+    with SimServer(failing) as server:
+        server.clock.set(NOW)
+        settings = settings_for(server)
+        (pid,) = add_order(engine)
+        outcomes = {o.source: o.outcome for o in run_due(engine, settings, guards, NOW)}
+    assert outcomes["cainiao"] == "SourceUnavailable"
+    assert outcomes["17track"] == "ok"
+    with engine.connect() as conn:
+        parcel = repo.get_parcel(conn, pid)
+    assert parcel is not None and parcel.poll_failures >= 1
+
+
+def test_overdue_is_raised_by_the_deadline_sweep_without_any_new_event(
+    engine: Engine, guards: Guards
+) -> None:
+    stuck = scenario(journey=JOURNEY[:4])  # left China, then nothing
+    with SimServer(stuck) as server:
+        server.clock.set(NOW)
+        add_order(engine, promised="2026-10-25")
+        run_due(engine, settings_for(server), guards, NOW)
+    later = datetime(2026, 10, 27, 12, tzinfo=UTC)
+    sent: list[tuple[int, int]] = []
+    assert (
+        polling.sweep_deadlines(
+            engine, later, settings_for(server), lambda d, a: sent.append((d, a))
+        )
+        == 1
+    )
+    with engine.connect() as conn:
+        types = [a.type for a in repo.list_alerts(conn)]
+    assert types.count("order.overdue") == 1
+    polling.sweep_deadlines(
+        engine, later + timedelta(hours=1), settings_for(server), lambda d, a: None
+    )
+    with engine.connect() as conn:
+        assert [a.type for a in repo.list_alerts(conn)].count("order.overdue") == 1

@@ -1,0 +1,92 @@
+"""Celery tasks: JSON primitives in, one call into tracker.service, nothing else.
+
+Every task is acknowledged late and idempotent by construction (see tracker.service): a
+redelivered task re-does work whose writes are keyed by deterministic ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+from tracker.service import deliveries, polling
+from workers.app import app
+from workers.context import context, utcnow
+
+log = logging.getLogger("tracker.workers")
+
+DISPATCH_LOCK_SECONDS = 30.0
+
+
+class TrackerTask(Task):  # type: ignore[misc]
+    """Cross-cutting concerns of every task (acks_late comes from the app config)."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+
+
+@app.task(base=TrackerTask, name="workers.tasks.dispatch")
+def dispatch() -> int:
+    """Claim due parcels and enqueue one poll task per source batch. One dispatcher at a time,
+    even if two beats were started by mistake."""
+    ctx = context()
+    with ctx.lock("dispatch", DISPATCH_LOCK_SECONDS) as acquired:
+        if not acquired:
+            return 0
+        return polling.dispatch(ctx.engine, utcnow(), ctx.settings, _enqueue_poll)
+
+
+def _enqueue_poll(source: str, parcel_ids: list[int]) -> None:
+    poll_batch.apply_async((source, parcel_ids), queue="polls")
+
+
+@app.task(base=TrackerTask, name="workers.tasks.poll_batch")
+def poll_batch(source: str, parcel_ids: list[int]) -> dict[str, Any]:
+    ctx = context()
+    outcome = polling.poll(
+        ctx.engine,
+        ctx.client(source),
+        ctx.guards[source],
+        parcel_ids,
+        utcnow,
+        ctx.settings,
+        _enqueue_delivery,
+    )
+    return outcome.as_dict()
+
+
+@app.task(base=TrackerTask, name="workers.tasks.sweep_deadlines")
+def sweep_deadlines() -> int:
+    ctx = context()
+    with ctx.lock("sweep-deadlines", 120) as acquired:
+        if not acquired:
+            return 0
+        return polling.sweep_deadlines(ctx.engine, utcnow(), ctx.settings, _enqueue_delivery)
+
+
+@app.task(base=TrackerTask, name="workers.tasks.sweep_deliveries")
+def sweep_deliveries() -> int:
+    ctx = context()
+    with ctx.lock("sweep-deliveries", 30) as acquired:
+        if not acquired:
+            return 0
+        return deliveries.sweep(ctx.engine, utcnow(), _enqueue_delivery)
+
+
+def _enqueue_delivery(delivery_id: int, attempts: int) -> None:
+    deliver.apply_async((delivery_id, attempts), queue="webhooks")
+
+
+@app.task(base=TrackerTask, name="workers.tasks.deliver")
+def deliver(delivery_id: int, attempts: int) -> str:
+    ctx = context()
+    with ctx.lock(f"delivery:{delivery_id}", deliveries.LEASE.total_seconds()) as acquired:
+        if not acquired:
+            return "busy"
+        outcome = deliveries.deliver(
+            ctx.engine, delivery_id, attempts, utcnow, ctx.settings.webhook_allow_private
+        )
+    return outcome.step.value if outcome.step else "skipped"
