@@ -145,7 +145,7 @@ def test_a_poll_stores_evidence_verdict_alert_and_next_poll(
 
 def test_polling_again_changes_nothing(engine: Engine, sim: SimServer, guards: Guards) -> None:
     settings = settings_for(sim)
-    (pid,) = add_order(engine)
+    add_order(engine)
     run_due(engine, settings, guards, NOW)
     before = (count(engine, observations), count(engine, events), count(engine, alerts))
     with engine.begin() as conn:  # a redelivered task: the same batch once more
