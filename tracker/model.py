@@ -403,7 +403,7 @@ class Order:
     parcels: tuple[Parcel, ...] = ()
 
 
-# --------------------------------------------------------------------------- verdicts, windows, alerts
+# ----------------------------------------------------------------- verdicts, windows, alerts
 
 
 @dataclass(frozen=True, slots=True)

@@ -369,3 +369,38 @@ def _parcel_dict(state: ParcelState) -> dict[str, Any]:
 
 def _unique(warnings: Sequence[ParseWarning]) -> list[ParseWarning]:
     return list(dict.fromkeys(warnings))
+
+
+# ----------------------------------------------------------------------------- lookups
+
+
+def lookup_report(
+    number: str, observations: Sequence[Observation], now: datetime
+) -> dict[str, Any]:
+    """What an on-demand lookup answers: one number's merged timeline, its status, and what
+    each source said. No order, so no verdict or deadlines (those need a destination and a
+    promised date: add the order for them)."""
+    parcel = Parcel(number)
+    routed = route([parcel], observations)
+    events, more = normalise(routed.events[parcel])
+    timeline = merge(events, parcel.numbers)
+    results = routed.results[parcel]
+    status, substatus = parcel_status(timeline, results)
+    return {
+        "tracking_number": number,
+        "status": status.value,
+        "substatus": substatus,
+        "checked_at": iso_z(now),
+        "timeline": [event_dict(e) for e in timeline.events],
+        "sources": [
+            {
+                "source": r.source,
+                "outcome": r.outcome.value,
+                "answered": r.answered,
+                "tracking_state": r.tracking_state.value,
+                "message": r.message,
+            }
+            for r in results
+        ],
+        "warnings": [w.to_dict() for w in _unique([*routed.warnings, *more])],
+    }

@@ -40,6 +40,11 @@ class Context:
         return redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
 
     @cached_property
+    def redis_bytes(self) -> redis.Redis:
+        """A client that returns bytes (caches of JSON bodies, redis-py locks)."""
+        return redis.Redis.from_url(self.settings.redis_url)
+
+    @cached_property
     def guards(self) -> Guards:
         limits = {name: sources.spec(name).rate_limit for name in _all_sources()}
         limits.update(self.settings.rate_limits)

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Task
 
-from tracker.service import deliveries, polling
+from tracker.service import deliveries, lookups, polling
 from workers.app import app
 from workers.context import context, utcnow
 
@@ -90,3 +90,10 @@ def deliver(delivery_id: int, attempts: int) -> str:
             ctx.engine, delivery_id, attempts, utcnow, ctx.settings.webhook_allow_private
         )
     return outcome.step.value if outcome.step else "skipped"
+
+
+@app.task(base=TrackerTask, name="workers.tasks.lookup")
+def lookup(lookup_id: str) -> bool:
+    ctx = context()
+    return lookups.answer(ctx.engine, ctx.redis_bytes, lookup_id, ctx.client,
+                          lambda source: ctx.guards[source], utcnow, ctx.settings)

@@ -1,0 +1,137 @@
+"""On-demand lookups: queued ahead of scheduled polls, one fetch per number however many ask.
+
+`request_lookup` records the lookup and, unless a fresh answer is cached, queues it. The lookup
+task (`answer`) takes a per-number Redis lock, looks in the cache again (another lookup of the
+same number may have just fetched it), and only then fetches: a hundred concurrent lookups of one
+number cost one call per source. The answer is cached for `TRACKER_LOOKUP_CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import redis
+from sqlalchemy.engine import Engine
+
+from tracker import numbers, pipeline, sources
+from tracker.errors import SourceError, ValidationError
+from tracker.model import SOURCE_NAMES, Observation
+from tracker.service.polling import Guard
+from tracker.service.queue import Queue
+from tracker.settings import Settings
+from tracker.sources.http import SourceClient
+from tracker.store import access, evidence
+
+log = logging.getLogger("tracker.lookups")
+
+LOCK_SECONDS = 60.0  # longer than one source call can take with its retries
+LOCK_WAIT = 45.0
+
+
+def cache_key(number: str, source: str | None) -> str:
+    return f"tracker:lookup:answer:{source or '*'}:{number}"
+
+
+def request_lookup(
+    engine: Engine,
+    cache: redis.Redis,
+    queue: Queue,
+    number: str,
+    source: str | None,
+    token_id: int | None,
+    now: datetime,
+) -> str:
+    """Record a lookup and queue it (or answer it from the cache); returns its id."""
+    number = numbers.validate(number)
+    if source is not None and source not in SOURCE_NAMES:
+        raise ValidationError("source", f"unknown source {source!r}")
+    cached = _cached(cache, cache_key(number, source))
+    with engine.begin() as conn:
+        lookup_id = access.create_lookup(conn, number, now=now, source=source, token_id=token_id)
+        if cached is not None:
+            access.finish_lookup(conn, lookup_id, now=now, report=orjson.loads(cached))
+    if cached is None:
+        queue.lookup(lookup_id)
+    return lookup_id
+
+
+def sources_for(number: str, source: str | None, settings: Settings) -> list[str]:
+    """The asked source, or the enabled sources plus the best-recognised carrier."""
+    if source is not None:
+        return [source]
+    chosen = list(settings.enabled_sources)
+    for hint in numbers.recognise(number)[:1]:
+        if hint.source not in chosen and hint.confidence >= 0.5:
+            chosen.append(hint.source)
+    return chosen
+
+
+def answer(
+    engine: Engine,
+    cache: redis.Redis,
+    lookup_id: str,
+    client: Callable[[str], SourceClient],
+    guard: Callable[[str], Guard],
+    clock: Callable[[], datetime],
+    settings: Settings,
+) -> bool:
+    """Answer one queued lookup; returns False if there was nothing to do."""
+    with engine.connect() as conn:
+        row = access.get_lookup(conn, lookup_id)
+    if row is None or row.status != "queued":
+        return False
+    number, key = row.tracking_number, cache_key(row.tracking_number, row.source)
+    lock = cache.lock(f"tracker:lock:{key}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT)
+    with lock:
+        cached = _cached(cache, key)
+        if cached is not None:
+            report: dict[str, Any] = orjson.loads(cached)
+        else:
+            report = _fetch_report(
+                engine, number, sources_for(number, row.source, settings), client, guard, clock
+            )
+            cache.set(key, orjson.dumps(report), ex=max(1, settings.lookup_cache_seconds))
+    with engine.begin() as conn:
+        return access.finish_lookup(conn, lookup_id, now=clock(), report=report)
+
+
+def _cached(cache: redis.Redis, key: str) -> bytes | None:
+    value = cache.get(key)
+    return value if isinstance(value, bytes) else None
+
+
+def _fetcher(client: SourceClient, number: str) -> Callable[[], list[Observation]]:
+    def fetch() -> list[Observation]:
+        return sources.module(client.source).fetch(client, [number])
+
+    return fetch
+
+
+def _fetch_report(
+    engine: Engine,
+    number: str,
+    asked: Sequence[str],
+    client: Callable[[str], SourceClient],
+    guard: Callable[[str], Guard],
+    clock: Callable[[], datetime],
+) -> dict[str, Any]:
+    observations: list[Observation] = []
+    failures: list[dict[str, str]] = []
+    for source in asked:
+        try:
+            fetched = guard(source).call(_fetcher(client(source), number))
+        except SourceError as exc:
+            failures.append({"source": source, "message": str(exc)})
+            continue
+        observations.extend(fetched)
+    with engine.begin() as conn:
+        for observation in observations:
+            evidence.store_observation(conn, [], observation)
+    report = pipeline.lookup_report(number, observations, clock())
+    report["warnings"] = [*report["warnings"], *failures]
+    report["asked"] = list(asked)
+    return report
