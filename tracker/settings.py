@@ -30,9 +30,24 @@ DEFAULT_SOURCES: Final = ("cainiao", "17track")
 # TRACKER_<SOURCE>_URL or TRACKER_<SOURCE>_KEY for a known source, or it is a typo.
 _GENERAL: Final = frozenset(
     {
-        "DATABASE_URL", "REDIS_URL", "WEBHOOK_ALLOW_PRIVATE", "API_TOKENS", "API_HOST",
-        "API_PORT", "SOURCES", "DEADLINE_NEAR_DAYS", "STALLED_DAYS", "LOG_LEVEL", "LOG_FORMAT",
-        "LOOKUP_CACHE_SECONDS", "TEST_POSTGRES_URL", "REGEN_FIXTURES", "WORKER_CONCURRENCY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "WEBHOOK_ALLOW_PRIVATE",
+        "API_TOKENS",
+        "API_HOST",
+        "API_PORT",
+        "SOURCES",
+        "DEADLINE_NEAR_DAYS",
+        "STALLED_DAYS",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "LOOKUP_CACHE_SECONDS",
+        "TEST_POSTGRES_URL",
+        "REGEN_FIXTURES",
+        "WORKER_CONCURRENCY",
+        "VISIBILITY_TIMEOUT",
+        "DEADLINE_SWEEP_SECONDS",
+        "ANALYZE_WORKERS",
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
@@ -89,6 +104,8 @@ class Settings:
     lookup_cache_seconds: int = 300
     log_level: str = "INFO"
     log_format: str = "json"
+    visibility_timeout: int = 3600
+    deadline_sweep_seconds: int = 60
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
@@ -100,25 +117,35 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        ours = {k[len(PREFIX):]: v for k, v in env.items() if k.startswith(PREFIX)}
+        ours = {k[len(PREFIX) :]: v for k, v in env.items() if k.startswith(PREFIX)}
         return cls(
             database_url=_database_url(ours.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
             redis_url=_redis_url(ours.get("REDIS_URL", DEFAULT_REDIS_URL)),
             sources=_source_settings(ours),
             enabled_sources=_source_list("SOURCES", ours.get("SOURCES"), DEFAULT_SOURCES),
-            webhook_allow_private=_bool("WEBHOOK_ALLOW_PRIVATE",
-                                        ours.get("WEBHOOK_ALLOW_PRIVATE", "0")),
+            webhook_allow_private=_bool(
+                "WEBHOOK_ALLOW_PRIVATE", ours.get("WEBHOOK_ALLOW_PRIVATE", "0")
+            ),
             api_tokens=tuple(Secret(t) for t in _csv(ours.get("API_TOKENS", ""))),
             api_host=ours.get("API_HOST", "127.0.0.1"),
             api_port=_int("API_PORT", ours.get("API_PORT", "8000"), 1, 65535),
-            deadline_near_days=_int("DEADLINE_NEAR_DAYS", ours.get("DEADLINE_NEAR_DAYS", "3"),
-                                    0, 365),
+            deadline_near_days=_int(
+                "DEADLINE_NEAR_DAYS", ours.get("DEADLINE_NEAR_DAYS", "3"), 0, 365
+            ),
             stalled_days=_int("STALLED_DAYS", ours.get("STALLED_DAYS", "10"), 1, 365),
-            lookup_cache_seconds=_int("LOOKUP_CACHE_SECONDS",
-                                      ours.get("LOOKUP_CACHE_SECONDS", "300"), 0, 86400),
+            lookup_cache_seconds=_int(
+                "LOOKUP_CACHE_SECONDS", ours.get("LOOKUP_CACHE_SECONDS", "300"), 0, 86400
+            ),
             log_level=_choice("LOG_LEVEL", ours.get("LOG_LEVEL", "INFO").upper(), _LOG_LEVELS),
-            log_format=_choice("LOG_FORMAT", ours.get("LOG_FORMAT", "json").lower(),
-                               ("json", "text")),
+            log_format=_choice(
+                "LOG_FORMAT", ours.get("LOG_FORMAT", "json").lower(), ("json", "text")
+            ),
+            visibility_timeout=_int(
+                "VISIBILITY_TIMEOUT", ours.get("VISIBILITY_TIMEOUT", "3600"), 5, 86400
+            ),
+            deadline_sweep_seconds=_int(
+                "DEADLINE_SWEEP_SECONDS", ours.get("DEADLINE_SWEEP_SECONDS", "60"), 1, 86400
+            ),
         )
 
 
@@ -142,11 +169,15 @@ def _database_url(value: str) -> str:
     except ArgumentError as exc:
         raise _fail("DATABASE_URL", f"not a database URL: {value!r}") from exc
     if url.get_backend_name() not in ("sqlite", "postgresql"):
-        raise _fail("DATABASE_URL", f"unsupported database {url.get_backend_name()!r} "
-                    "(use sqlite:///path or postgresql+psycopg://user@host/db)")
+        raise _fail(
+            "DATABASE_URL",
+            f"unsupported database {url.get_backend_name()!r} "
+            "(use sqlite:///path or postgresql+psycopg://user@host/db)",
+        )
     if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
-        raise _fail("DATABASE_URL", "PostgreSQL URLs must use the psycopg driver: "
-                    "postgresql+psycopg://...")
+        raise _fail(
+            "DATABASE_URL", "PostgreSQL URLs must use the psycopg driver: postgresql+psycopg://..."
+        )
     return value
 
 
@@ -182,8 +213,9 @@ def _source_settings(ours: Mapping[str, str]) -> dict[str, SourceSettings]:
             raise _fail(name, "unknown setting (see the README's configuration table)")
         infix = match["source"]
         if infix not in by_infix:
-            raise _fail(name, f"unknown source {infix.lower()!r} "
-                        f"(known: {', '.join(SOURCE_NAMES)})")
+            raise _fail(
+                name, f"unknown source {infix.lower()!r} (known: {', '.join(SOURCE_NAMES)})"
+            )
         found.setdefault(by_infix[infix], {})[match["kind"]] = value
     return {
         source: SourceSettings(

@@ -9,18 +9,17 @@ from kombu import Queue
 
 from tracker.settings import Settings
 
-VISIBILITY_TIMEOUT = 3600  # CEL-4: longer than any task and any countdown we use
 MAX_COUNTDOWN = 300  # countdowns beyond this go to the database, swept by beat
 DISPATCH_EVERY = 2.0  # seconds between dispatcher ticks
 DELIVERY_SWEEP_EVERY = 2.0
-DEADLINE_SWEEP_EVERY = 60.0
 
 QUEUES = ("lookups", "polls", "webhooks", "celery")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    visibility = settings.visibility_timeout  # CEL-4; tests shorten it to see redelivery
     transport = {
-        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "visibility_timeout": visibility,
         # kombu >= 5.7: put back unacked messages of dead workers promptly (CEL-4, crash tests)
         "unacked_restore_interval": 5,
         "unacked_restore_throttle": 5,
@@ -29,8 +28,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
         "broker_transport_options": transport,
-        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
-        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "result_backend_transport_options": {"visibility_timeout": visibility},
+        "visibility_timeout": visibility,
         # SEC-4: JSON only on the wire, never pickle
         "accept_content": ["json"],
         "task_serializer": "json",
@@ -63,10 +62,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "beat_schedule": {
             "dispatch-due-polls": {"task": "workers.tasks.dispatch", "schedule": DISPATCH_EVERY},
-            "sweep-deliveries": {"task": "workers.tasks.sweep_deliveries",
-                                 "schedule": DELIVERY_SWEEP_EVERY},
-            "sweep-deadlines": {"task": "workers.tasks.sweep_deadlines",
-                                "schedule": DEADLINE_SWEEP_EVERY},
+            "sweep-deliveries": {
+                "task": "workers.tasks.sweep_deliveries",
+                "schedule": DELIVERY_SWEEP_EVERY,
+            },
+            "sweep-deadlines": {
+                "task": "workers.tasks.sweep_deadlines",
+                "schedule": float(settings.deadline_sweep_seconds),
+            },
         },
         # SCH-1: the schedule lives in Redis and one beat holds the lock (celery-redbeat)
         "beat_scheduler": "redbeat.RedBeatScheduler",
