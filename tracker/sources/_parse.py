@@ -81,6 +81,11 @@ def text(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         value = str(value)
+    if value.isprintable() and "<" not in value and "&" not in value:
+        # The usual case, and the hot one (every field of every event): a printable string has
+        # no control or format characters, and its only whitespace is the plain space, so the
+        # general path below would just collapse runs of spaces.
+        return " ".join(value.split()) or None
     if "<" in value and ">" in value:
         value = _TAG.sub("", value)
     if "&" in value:
@@ -118,7 +123,8 @@ def _fromiso(value: str) -> datetime:
     value = value.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
-    value = _ISO_FIX.sub(r"\1:\2", value)
+    if len(value) > 5 and value[-5] in "+-":  # only then can _ISO_FIX match (value is stripped)
+        value = _ISO_FIX.sub(r"\1:\2", value)
     return datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
 
 
@@ -155,10 +161,26 @@ def naive_reading(value: str | None, fmt: str, raw: str | None = None) -> TimeRe
     if not value:
         return NO_TIME
     try:
-        local = datetime.strptime(value.strip(), fmt)
+        local = _fast_strptime(value.strip(), fmt) or datetime.strptime(value.strip(), fmt)
     except ValueError:
         return TimeReading(raw=raw or value)
     return TimeReading(local=local, raw=raw or value)
+
+
+_PLAIN_STAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+
+
+def _fast_strptime(value: str, fmt: str) -> datetime | None:
+    """`strptime(value, fmt)` for the common `%Y-%m-%d %H:%M:%S` written in full (no regex
+    compilation, no locale look-ups); None when the general `strptime` must decide. Out-of-range
+    fields raise ValueError, as `strptime` would."""
+    if fmt != "%Y-%m-%d %H:%M:%S":
+        return None
+    match = _PLAIN_STAMP.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = map(int, match.groups())
+    return datetime(year, month, day, hour, minute, second)
 
 
 def with_offset(local: datetime, offset_minutes: int, provenance: TzProvenance,
