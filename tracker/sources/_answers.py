@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from tracker.errors import UnparseableResponse
 from tracker.model import (
     NumberResult,
@@ -102,7 +104,11 @@ def assemble(source: str, requested: Sequence[str], answers: Sequence[Answer],
     for owner, group in groups.items():
         results.append(_result(source, owner, group, asked=owner in requested or not requested))
         for answer, ref in zip(group, _refs(group), strict=True):
-            events.extend(replace(e, shipment_ref=ref) for e in answer.events)
+            if ref is None:  # one shipment: the events need no tag (and no copying)
+                events.extend(e if e.shipment_ref is None else replace(e, shipment_ref=None)
+                              for e in answer.events)
+            else:
+                events.extend(replace(e, shipment_ref=ref) for e in answer.events)
     for number in requested:
         if number not in groups:
             results.append(NumberResult(source=source, requested=number,
@@ -142,8 +148,30 @@ def dump_raw(fields: Mapping[str, Any]) -> str | None:
     """The raw time fields of an event as compact, sorted JSON (None when there are none)."""
     if not fields:
         return None
+    if all(_plain(v) for v in fields.values()):
+        # orjson writes these exactly as the stdlib call below does, ~10x faster (hot: every
+        # event of Cainiao and 17TRACK); floats, odd keys and odd strings take the slow path.
+        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
     return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       default=repr)
+
+
+def _plain(value: Any) -> bool:
+    """True for a value orjson serialises byte for byte like `json.dumps(ensure_ascii=False)`:
+    printable strings (no escapes to spell), in-range integers, None, booleans, and flat
+    objects of those under string keys."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return value.isprintable()
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**64
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and k.isprintable() and not isinstance(v, dict) and _plain(v)
+            for k, v in value.items()
+        )
+    return False
 
 
 def sub(mapping: Any, key: str) -> dict[str, Any]:

@@ -297,9 +297,9 @@ def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading
     raw_text = dump_raw(fields)
     iso = p.iso_reading(raw.get("time_iso"))
     utc = p.iso_reading(raw.get("time_utc"), utc_provenance=TzProvenance.AGGREGATOR_UTC)
-    local_raw = _raw_reading(raw.get("time_raw"))
     if iso.utc and (utc.utc is None or utc.utc == iso.utc):
         return p.TimeReading(iso.local, iso.offset_minutes, iso.utc, iso.provenance, raw_text)
+    local_raw = _raw_reading(raw.get("time_raw"))  # only needed when the ISO fields fall short
     local = iso.local or local_raw.local
     if iso.utc and utc.utc:
         warnings.append(ParseWarning(SOURCE, f"time_iso {raw.get('time_iso')} and time_utc "
