@@ -28,7 +28,6 @@ class Kind:
 
 
 _S = Status
-# fmt: off  (a table: one kind per entry reads better than one field per line)
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
@@ -274,7 +273,6 @@ KINDS: dict[str, Kind] = {
         ),
     )
 }
-# fmt: on
 
 # ISO 3166 alpha-2 -> (alpha-3, English name, a representative IANA zone). The zone gives
 # events a real local wall clock and offset (with DST), so a source that prints only local
@@ -339,3 +337,12 @@ CARRIERS: dict[str, tuple[int, str, str]] = {
     "royal-mail": (11031, "royal-mail", "Royal Mail"),
     "correos": (19081, "spain-correos-es", "Correos"),
 }
+
+
+def reports(source: str, kind: Kind) -> bool:
+    """Whether `source` has a code for this kind of event at all."""
+    if source == "usps":
+        return kind.usps is not None
+    if source == "dhl":
+        return kind.dhl is not None
+    return True

@@ -26,19 +26,19 @@ BEIJING = timezone(timedelta(hours=8))
 NOT_REGISTERED = -18019902
 
 
-def _z(moment: datetime) -> str:
+def utc_z(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _offset(event: SimEvent) -> str:
+def offset_text(event: SimEvent) -> str:
     return format_offset(event.offset_minutes) or "+00:00"
 
 
-def _iso_local(event: SimEvent) -> str:
-    return event.local.strftime("%Y-%m-%dT%H:%M:%S") + _offset(event)
+def iso_local(event: SimEvent) -> str:
+    return event.local.strftime("%Y-%m-%dT%H:%M:%S") + offset_text(event)
 
 
-def _place_text(place: Place) -> str:
+def place_text(place: Place) -> str:
     return ", ".join(x for x in (place.city and place.city.upper(), place.country) if x)
 
 
@@ -124,12 +124,12 @@ def _t17_address(place: Place) -> dict[str, Any]:
 
 def _t17_time(event: SimEvent) -> dict[str, Any]:
     return {
-        "time_iso": _iso_local(event),
-        "time_utc": _z(event.instant),
+        "time_iso": iso_local(event),
+        "time_utc": utc_z(event.instant),
         "time_raw": {
             "date": event.local.strftime("%Y-%m-%d"),
             "time": event.local.strftime("%H:%M:%S"),
-            "timezone": _offset(event),
+            "timezone": offset_text(event),
         },
     }
 
@@ -140,7 +140,7 @@ def _t17_event(event: SimEvent) -> dict[str, Any]:
         **_t17_time(event),
         "description": event.text,
         "description_translation": None,
-        "location": _place_text(event.location),
+        "location": place_text(event.location),
         "stage": stage,
         "sub_status": sub,
         "address": _t17_address(event.location),
@@ -202,7 +202,7 @@ def _t17_providers(sview: SourceView) -> list[dict[str, Any]]:
                 },
                 "service_type": None,
                 "latest_sync_status": "Success",
-                "latest_sync_time": _z(events[-1].instant),
+                "latest_sync_time": utc_z(events[-1].instant),
                 "events_hash": _hash(name, len(events)),
                 "events": [_t17_event(e) for e in reversed(events)],
             }
@@ -256,7 +256,7 @@ def _cn_event(event: SimEvent) -> dict[str, Any]:
         "time": int(event.instant.timestamp() * 1000),
         # timeStr is always Beijing wall clock, whatever timeZone says (samples-notes.md)
         "timeStr": event.instant.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
-        "timeZone": f"GMT{_offset(event)}",
+        "timeZone": f"GMT{offset_text(event)}",
         "desc": f"[{event.location.city or event.location.country}] {event.text}",
         "standerdDesc": event.text,
         "descTitle": event.kind.aftership[2],
@@ -289,9 +289,9 @@ def aftership_tracking(sview: SourceView, versioned: bool) -> dict[str, Any]:
         "tracking_number": sview.answered,
         "slug": slug,
         "active": not (latest and latest.kind.status.terminal),
-        "created_at": _z(created) if created else None,
-        "updated_at": _z(latest.instant) if latest else None,
-        "last_updated_at": _z(latest.instant) if latest else None,
+        "created_at": utc_z(created) if created else None,
+        "updated_at": utc_z(latest.instant) if latest else None,
+        "last_updated_at": utc_z(latest.instant) if latest else None,
         "tag": tag,
         "subtag": subtag,
         "subtag_message": message,
@@ -314,12 +314,12 @@ def _as_checkpoint(event: SimEvent, slug: str, versioned: bool) -> dict[str, Any
     iso3, name, _ = COUNTRIES[event.location.country]
     return {
         "slug": slug,
-        "created_at": _z(event.instant),
-        "checkpoint_time": _iso_local(event),
+        "created_at": utc_z(event.instant),
+        "checkpoint_time": iso_local(event),
         "city": event.location.city,
         "state": event.location.state,
         "zip": event.location.postal_code,
-        "location": _place_text(event.location),
+        "location": place_text(event.location),
         ("country_region" if versioned else "country_iso3"): iso3,
         "country_name": name,
         "message": event.text,
@@ -351,124 +351,3 @@ def aftership_list(batch: Batch, versioned: bool) -> Rendered:
     else:
         data.update({"page": 1, "limit": 100, "count": len(trackings)})
     return 200, {"meta": {"code": 200}, "data": data}
-
-
-# ----------------------------------------------------------------------------- USPS v3
-
-
-def usps(sview: SourceView | None, requested: str) -> Rendered:
-    """`GET tracking/v3/tracking/{number}?expand=DETAIL` (one number per call)."""
-    if sview is None:
-        return 404, {
-            "apiVersion": "v3",
-            "error": {
-                "code": "404",
-                "message": "Tracking number not found",
-                "errors": [
-                    {
-                        "status": "404",
-                        "code": "404",
-                        "title": "Not Found",
-                        "detail": f"The tracking number {requested} could not be found.",
-                    }
-                ],
-            },
-        }
-    dest = sview.parcel.destination
-    events = [e for e in sview.events if e.kind.usps is not None]
-    latest = events[-1] if events else None
-    category = (
-        _USPS_CATEGORY.get(latest.kind.status.value, "In Transit") if latest else "Pre-Shipment"
-    )
-    return 200, {
-        "trackingNumber": sview.answered,
-        "destinationCity": (dest.city or "").upper() or None,
-        "destinationState": dest.state,
-        "destinationZIP": dest.postal_code,
-        "mailClass": "First-Class Package International Service<SUP>&reg;</SUP>",
-        "mailType": "IM",
-        "status": latest.kind.usps[1]
-        if latest and latest.kind.usps
-        else "Label Created, not yet in system",
-        "statusCategory": category,
-        "statusSummary": f"{latest.text} in {_place_text(latest.location)}." if latest else "",
-        "emailEnabled": "true",
-        "proofOfDeliveryEnabled": "false",
-        "trackingEvents": [_usps_event(e) for e in reversed(events)],
-    }
-
-
-_USPS_CATEGORY = {
-    "delivered": "Delivered",
-    "out_for_delivery": "Out for Delivery",
-    "available_for_pickup": "Available for Pickup",
-    "delivery_attempted": "Alert",
-    "exception": "Alert",
-    "returning": "Alert",
-    "failed": "Alert",
-}
-
-
-def _usps_event(event: SimEvent) -> dict[str, Any]:
-    code, text = event.kind.usps or ("", "")
-    domestic = event.location.country == "US"
-    return {
-        "eventType": event.text if event.text != event.kind.text else text,
-        "eventTimestamp": event.local.strftime("%Y-%m-%dT%H:%M:00"),  # minutes, no offset
-        "GMTTimestamp": _z(event.instant),
-        "GMTOffset": _offset(event),
-        "eventCountry": None if domestic else COUNTRIES[event.location.country][1].upper(),
-        "eventCity": (event.location.city or "").upper() or None,
-        "eventState": event.location.state,
-        "eventZIP": event.location.postal_code,
-        "firm": None,
-        "name": None,
-        "authorizedAgent": "false",
-        "eventCode": code,
-        "additionalProp": None,
-    }
-
-
-# ----------------------------------------------------------------------------- DHL Unified
-
-
-def dhl(sview: SourceView | None, requested: str) -> Rendered:
-    """`GET track/shipments?trackingNumber=`; unknown numbers are a 404 problem document."""
-    if sview is None:
-        return 404, {
-            "title": "No result found",
-            "status": 404,
-            "detail": f"No shipment with given tracking number {requested} found.",
-        }
-    parcel = sview.parcel
-    events = [_dhl_event(e) for e in reversed(sview.events) if e.kind.dhl is not None]
-    shipment: dict[str, Any] = {
-        "id": sview.answered,
-        "service": "parcel-de" if parcel.destination.country == "DE" else "ecommerce",
-        "origin": {"address": _dhl_address(parcel.origin)},
-        "destination": {"address": _dhl_address(parcel.destination)},
-        "status": events[0] if events else {"statusCode": "unknown", "status": "UNKNOWN"},
-        "details": {"product": {"productName": "DHL Packet International"}},
-        "events": events,
-    }
-    return 200, {"shipments": [shipment]}
-
-
-def _dhl_address(place: Place) -> dict[str, Any]:
-    locality = " ".join(x for x in (place.postal_code, place.city) if x) or place.country
-    return {
-        "countryCode": place.country,
-        "postalCode": place.postal_code,
-        "addressLocality": locality,
-    }
-
-
-def _dhl_event(event: SimEvent) -> dict[str, Any]:
-    code = event.kind.dhl or "unknown"
-    return {
-        "timestamp": _iso_local(event),
-        "location": {"address": _dhl_address(event.location)},
-        "statusCode": code,
-        "status": event.kind.name.replace("_", " ").upper(),
-        "description": event.text,
-    }

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from tracker.sim import render
+from tracker.sim import render, render_carriers
 from tracker.sim.view import SourceView
 
 Renderer = Callable[[Sequence[tuple[str, SourceView | None]]], render.Rendered]
@@ -105,7 +105,8 @@ def _cainiao(method: str, tail: str, query: Query, body: bytes) -> Route:
 
 
 def _aftership(method: str, tail: str, query: Query, body: bytes) -> Route:
-    versioned = re.match(r"(?:.*/)?\d{4}-\d{2}/", tail) is not None
+    # the dated API (`/tracking/2024-04/...`) unless the path names the legacy `v4`
+    versioned = not re.match(r"(?:.*/)?v4/", tail)
     one = re.fullmatch(r"(?:.*/)?trackings/([^/]+)(?:/([^/]+))?", tail)
     if method == "GET" and one is not None:
         number = unquote(one.group(2) or one.group(1))
@@ -178,7 +179,7 @@ def _usps(method: str, tail: str, query: Query, body: bytes) -> Route:
     one = re.fullmatch(r"(?:.*/)?tracking/([^/]+)", tail)
     if method != "GET" or one is None:
         raise _not_found("usps", method, tail)
-    return Route((unquote(one.group(1)),), lambda b: render.usps(b[0][1], b[0][0]))
+    return Route((unquote(one.group(1)),), lambda b: render_carriers.usps(b[0][1], b[0][0]))
 
 
 def _dhl(method: str, tail: str, query: Query, body: bytes) -> Route:
@@ -189,7 +190,7 @@ def _dhl(method: str, tail: str, query: Query, body: bytes) -> Route:
         raise BadRequest(
             400, {"title": "Bad request", "status": 400, "detail": "trackingNumber is required"}
         )
-    return Route(numbers, lambda b: render.dhl(b[0][1], b[0][0]))
+    return Route(numbers, lambda b: render_carriers.dhl(b[0][1], b[0][0]))
 
 
 _ROUTERS: dict[str, Callable[[str, str, Query, bytes], Route]] = {

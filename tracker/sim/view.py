@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from tracker.sim.codes import KINDS, SIM_SOURCES, Kind
+from tracker.sim.codes import KINDS, SIM_SOURCES, Kind, reports
 from tracker.sim.scenario import Op, Place, SimParcel, Step
 
 
@@ -57,7 +57,7 @@ def view(
             answered = op.number
         else:
             steps = _apply(op, steps)
-    events = [_resolve(parcel, step, start) for step in steps]
+    events = [_resolve(parcel, s, start) for s in steps if reports(source, KINDS[s.kind])]
     visible = sorted((e for e in events if e.instant <= now), key=lambda e: e.instant)
     return SourceView(source, requested, answered, parcel, tuple(visible))
 
