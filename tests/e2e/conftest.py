@@ -54,6 +54,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def pg(tmp_path: Path) -> Iterator[Engine]:
+    """PostgreSQL only: for tests about workers and Redis, where one database is enough and
+    production's (FOR UPDATE SKIP LOCKED claims) is the one to exercise."""
+    with blank_database("postgresql", tmp_path) as engine:
+        upgrade(engine)
+        yield engine
+
+
+@pytest.fixture
 def broker() -> Iterator[str]:
     client = redis.Redis.from_url(E2E_REDIS_URL)
     client.flushdb()

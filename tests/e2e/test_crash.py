@@ -11,7 +11,6 @@ import socket
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,24 +20,15 @@ from sqlalchemy.engine import Engine
 
 from tests.e2e.conftest import START, parcel, scenario, service_env
 from tests.e2e.harness import Cluster, Receiver, cluster, wait_for
-from tests.store.conftest import blank_database
 from tracker import webhooks
 from tracker.model import Destination, Order, Parcel
 from tracker.sim.server import SimServer
 from tracker.store import repo
-from tracker.store.db import upgrade
 from tracker.store.tables import alerts, events, parcels
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ORDERS = 60
-
-
-@pytest.fixture
-def pg(tmp_path: Path) -> Iterator[Engine]:
-    with blank_database("postgresql", tmp_path) as engine:
-        upgrade(engine)
-        yield engine
 
 
 def add_orders(engine: Engine, count: int) -> list[str]:
