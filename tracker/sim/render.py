@@ -27,7 +27,7 @@ NOT_REGISTERED = -18019902
 
 
 def utc_z(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.replace(tzinfo=None).isoformat() + "Z"  # whole seconds (view.py)
 
 
 def offset_text(event: SimEvent) -> str:
@@ -35,7 +35,7 @@ def offset_text(event: SimEvent) -> str:
 
 
 def iso_local(event: SimEvent) -> str:
-    return event.local.strftime("%Y-%m-%dT%H:%M:%S") + offset_text(event)
+    return event.local.isoformat() + offset_text(event)
 
 
 def place_text(place: Place) -> str:
@@ -127,8 +127,8 @@ def _t17_time(event: SimEvent) -> dict[str, Any]:
         "time_iso": iso_local(event),
         "time_utc": utc_z(event.instant),
         "time_raw": {
-            "date": event.local.strftime("%Y-%m-%d"),
-            "time": event.local.strftime("%H:%M:%S"),
+            "date": event.local.date().isoformat(),
+            "time": event.local.time().isoformat(),
             "timezone": offset_text(event),
         },
     }
@@ -255,7 +255,7 @@ def _cn_event(event: SimEvent) -> dict[str, Any]:
         "actionCode": event.kind.cainiao,
         "time": int(event.instant.timestamp() * 1000),
         # timeStr is always Beijing wall clock, whatever timeZone says (samples-notes.md)
-        "timeStr": event.instant.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "timeStr": event.instant.astimezone(BEIJING).replace(tzinfo=None).isoformat(" "),
         "timeZone": f"GMT{offset_text(event)}",
         "desc": f"[{event.location.city or event.location.country}] {event.text}",
         "standerdDesc": event.text,
@@ -298,9 +298,7 @@ def aftership_tracking(sview: SourceView, versioned: bool) -> dict[str, Any]:
         "title": sview.answered,
         "origin_country_iso3": COUNTRIES[parcel.origin.country][0],
         "destination_country_iso3": COUNTRIES[parcel.destination.country][0],
-        "shipment_delivery_date": delivered.local.strftime("%Y-%m-%dT%H:%M:%S")
-        if delivered
-        else None,
+        "shipment_delivery_date": delivered.local.isoformat() if delivered else None,
         "signed_by": None,
         "return_to_sender": bool(
             latest and tag == "Exception" and subtag in ("Exception_010", "Exception_011")

@@ -71,7 +71,7 @@ def _usps_event(event: SimEvent) -> dict[str, Any]:
     domestic = event.location.country == "US"
     return {
         "eventType": event.text if event.text != event.kind.text else text,
-        "eventTimestamp": event.local.strftime("%Y-%m-%dT%H:%M:00"),  # minutes, no offset
+        "eventTimestamp": event.local.isoformat()[:16] + ":00",  # minutes, no offset
         "GMTTimestamp": utc_z(event.instant),
         "GMTOffset": offset_text(event),
         "eventCountry": None if domestic else COUNTRIES[event.location.country][1].upper(),

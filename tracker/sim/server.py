@@ -7,12 +7,12 @@
     GET  /_sim/orders    the scenario's orders with absolute times (JSON; ?format=jsonl)
     GET  /_sim/clock     the simulated now; POST {"now": ISO} or {"advance_hours": h} moves it
 
-`SimServer` runs it on a free port for tests: `with SimServer(scenario) as sim: sim.url("usps")`.
+`SimServer` runs it on a free port for tests: `with SimServer(scenario) as sim: sim.url("usps")`;
+`cli.py` serves it from the command line.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -28,10 +28,13 @@ from tracker.sim import scenario as scenarios
 from tracker.sim.behaviour import Action, Behaviours
 from tracker.sim.codes import SIM_SOURCES
 from tracker.sim.orders import resolve_orders
-from tracker.sim.routes import BadRequest, route
-from tracker.sim.scenario import Behaviour, Scenario
+from tracker.sim.routes import BadRequest, Route, route
+from tracker.sim.scenario import Behaviour, Scenario, SimParcel
 from tracker.sim.stats import Stats
-from tracker.sim.view import view
+from tracker.sim.view import SourceView, at, resolve
+
+Lookup = tuple[SimParcel | None, SourceView | None]
+CACHE_LIMIT = 200_000  # resolved (source, number) views kept; cleared when full
 
 KEYED_SOURCES = ("17track", "aftership", "usps", "dhl")
 
@@ -73,6 +76,20 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.behaviours = Behaviours(scenario)
         self.stats = Stats()
         self.stopping = threading.Event()
+        self._views: dict[tuple[str, str], Lookup] = {}
+
+    def lookup(self, source: str, number: str) -> Lookup:
+        """The parcel `source` knows as `number`, with all its events resolved (cached: the
+        scenario and start never change while serving; only `now` does)."""
+        key = (source, number)
+        hit = self._views.get(key)
+        if hit is None:
+            parcel = self.scenario.find(source, number)
+            full = resolve(parcel, source, number, self.start) if parcel is not None else None
+            if len(self._views) >= CACHE_LIMIT:
+                self._views.clear()
+            hit = self._views[key] = (parcel, full)
+        return hit
 
     def base_url(self) -> str:
         host, port = self.server_address[:2]
@@ -85,6 +102,10 @@ class SimHTTPServer(ThreadingHTTPServer):
 
 class SimHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: pollers reuse connections
+    # Headers and body leave in one segment, without Nagle: otherwise each keep-alive answer
+    # waits out the client's delayed ACK (~40 ms) and the server tops out near 100 req/s.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024  # flushed by the stdlib after every request
     server: SimHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -119,8 +140,9 @@ class SimHandler(BaseHTTPRequestHandler):
             self._send(exc.status, exc.body)
             return
         sim = self.server
-        parcels = {n: sim.scenario.find(source, n) for n in call.numbers}
-        action = sim.behaviours.decide(source, call.numbers, (p for p in parcels.values() if p))
+        parcels = {n: sim.lookup(source, n) for n in call.numbers}
+        found = (p for p, _ in parcels.values() if p is not None)
+        action = sim.behaviours.decide(source, call.numbers, found)
         if action.delay_ms and sim.stopping.wait(action.delay_ms / 1000):
             return
         if action.failure is not None:
@@ -130,11 +152,10 @@ class SimHandler(BaseHTTPRequestHandler):
         sim.stats.count(source, call.numbers, status)
         self._send(status, payload)
 
-    def _render(self, call: Any, parcels: Mapping[str, Any], source: str) -> tuple[int, Any]:
-        now, start = self.server.clock.now(), self.server.start
+    def _render(self, call: Route, parcels: Mapping[str, Lookup], source: str) -> tuple[int, Any]:
+        now = self.server.clock.now()
         batch = [
-            (n, view(p, source, n, start, now) if p is not None else None)
-            for n, p in parcels.items()
+            (n, at(full, now) if full is not None else None) for n, (_, full) in parcels.items()
         ]
         result: tuple[int, Any] = call.answer(batch)
         return result
@@ -280,7 +301,7 @@ class SimServer:
         host: str = "127.0.0.1",
         now: datetime | None = None,
     ) -> None:
-        self.scenario = _as_scenario(scenario)
+        self.scenario = as_scenario(scenario)
         self.httpd = SimHTTPServer((host, port), self.scenario, now)
         self._thread: threading.Thread | None = None
 
@@ -340,44 +361,26 @@ def env_for(base_url: str) -> dict[str, str]:
     return env
 
 
-def _as_scenario(value: Scenario | str | Path | Mapping[str, Any] | None) -> Scenario:
+def as_scenario(value: Scenario | str | Path | Mapping[str, Any] | None) -> Scenario:
+    """A scenario from itself, a decoded dict, a file path, `synthetic:N[:SEED]` (a lazy
+    benchmark scenario of N parcels), or None (the demo)."""
     if isinstance(value, Scenario):
         return value
     if isinstance(value, Mapping):
         return scenarios.from_dict(dict(value))
+    if isinstance(value, str) and value.startswith("synthetic:"):
+        return _synthetic(value)
     return scenarios.load(value)
 
 
-def serve(port: int, scenario_path: str | Path | None, host: str = "127.0.0.1") -> None:
-    """Serve until interrupted, printing the URL and the variables to export."""
-    httpd = SimHTTPServer((host, port), scenarios.load(scenario_path))
-    base = httpd.base_url()
-    exports = " ".join(f"{k}={v}" for k, v in env_for(base).items())
-    print(f"tracker sim: {httpd.scenario.name} on {base}  export {exports}", flush=True)
+def _synthetic(spec: str) -> Scenario:
+    from tracker.sim.synthetic import generate
+
+    parts = spec.split(":")[1:]
     try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.stopping.set()
-        httpd.server_close()
-
-
-def run(port: int, scenario: str | None) -> None:
-    serve(port, scenario)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="tracker sim", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8099)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--scenario", default=None, help="scenario JSON (default: demo)")
-    args = parser.parse_args(argv)
-    try:
-        serve(args.port, args.scenario, args.host)
-    except scenarios.ScenarioError as exc:
-        print(f"tracker sim: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        n, seed = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+        return generate(n, seed)
+    except (ValueError, IndexError) as exc:
+        raise scenarios.ScenarioError(
+            "scenario", f"expected synthetic:N[:SEED], got {spec!r}"
+        ) from exc

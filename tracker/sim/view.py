@@ -8,6 +8,7 @@ source's real response format.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -48,6 +49,12 @@ def view(
     parcel: SimParcel, source: str, requested: str, start: datetime, now: datetime
 ) -> SourceView:
     """The parcel as `source` shows it at `now`, for a journey that began at `start`."""
+    return at(resolve(parcel, source, requested, start), now)
+
+
+def resolve(parcel: SimParcel, source: str, requested: str, start: datetime) -> SourceView:
+    """Every event `source` will ever show (future ones too), oldest first. It depends on no
+    clock, so the server computes it once per (source, number) and filters it with `at`."""
     steps = list(parcel.journey)
     if SIM_SOURCES.get(source) == "carrier":
         steps = [s for s in steps if _place(parcel, s).country == parcel.destination.country]
@@ -58,8 +65,17 @@ def view(
         else:
             steps = _apply(op, steps)
     events = [_resolve(parcel, s, start) for s in steps if reports(source, KINDS[s.kind])]
-    visible = sorted((e for e in events if e.instant <= now), key=lambda e: e.instant)
-    return SourceView(source, requested, answered, parcel, tuple(visible))
+    events.sort(key=lambda e: e.instant)
+    return SourceView(source, requested, answered, parcel, tuple(events))
+
+
+def at(full: SourceView, now: datetime) -> SourceView:
+    """Only the events that have happened by `now`."""
+    events = full.events
+    if not events or events[-1].instant <= now:
+        return full
+    cut = bisect.bisect_right([e.instant for e in events], now)
+    return replace(full, events=events[:cut])
 
 
 def _apply(op: Op, steps: list[Step]) -> list[Step]:
@@ -91,7 +107,9 @@ def _place(parcel: SimParcel, step: Step) -> Place:
 def _resolve(parcel: SimParcel, step: Step, start: datetime) -> SimEvent:
     place = _place(parcel, step)
     # whole seconds: every source prints seconds at most, so the round trip is exact
-    instant = (start + timedelta(hours=step.at)).replace(microsecond=0).astimezone(UTC)
+    instant = start.astimezone(UTC).replace(microsecond=0) + timedelta(
+        seconds=round(step.at * 3600)
+    )
     local = instant.astimezone(_zone(place.zone))
     offset = local.utcoffset() or timedelta(0)
     kind = KINDS[step.kind]
