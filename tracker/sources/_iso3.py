@@ -6,6 +6,8 @@ here: a name stays in `Location.text` for the name helper downstream.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 ISO3_TO_ISO2: dict[str, str] = {
     "ABW": "AW", "AFG": "AF", "AGO": "AO", "AIA": "AI", "ALA": "AX", "ALB": "AL", "AND": "AD",
     "ARE": "AE", "ARG": "AR", "ARM": "AM", "ASM": "AS", "ATA": "AQ", "ATF": "TF", "ATG": "AG",
@@ -53,6 +55,11 @@ def country_code(value: object) -> str | None:
     """An ISO alpha-2 code for a 2- or 3-letter code, or None (names and junk are not codes)."""
     if not isinstance(value, str):
         return None
+    return _code(value)
+
+
+@lru_cache(maxsize=1024)  # the same few codes (and names) arrive with every event
+def _code(value: str) -> str | None:
     code = value.strip().upper()
     code = _ALIASES.get(code, code)
     if len(code) == 2 and code in _ISO2:

@@ -5,6 +5,7 @@ unknown, never guessed."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _OFFSET = re.compile(r"^(?:GMT|UTC)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _ZERO = frozenset({"GMT", "UTC", "Z"})
@@ -15,6 +16,11 @@ def parse_offset(value: object) -> int | None:
     """Minutes east of UTC, or None when `value` is not a readable offset."""
     if not isinstance(value, str):
         return None
+    return _parse(value)
+
+
+@lru_cache(maxsize=1024)  # a handful of distinct offsets, read for every event
+def _parse(value: str) -> int | None:
     value = value.strip()
     if value.upper() in _ZERO:
         return 0

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -79,8 +80,11 @@ def text(value: Any) -> str | None:
     characters are stripped; whitespace is collapsed."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        value = str(value)
+    return _clean(value if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=16384)  # bounded: codes, places and descriptions recur across events
+def _clean(value: str) -> str | None:
     if value.isprintable() and "<" not in value and "&" not in value:
         # The usual case, and the hot one (every field of every event): a printable string has
         # no control or format characters, and its only whitespace is the plain space, so the
@@ -214,12 +218,15 @@ def epoch_reading(millis: Any, offset_minutes: int | None, provenance: TzProvena
 
 # ----------------------------------------------------------------------------- code tables
 
+# Code tables hold a few hundred distinct sub-statuses: parse each once (errors aren't cached).
+_status_of = lru_cache(maxsize=1024)(status_of)
+
 
 def lookup(source: str, table: Mapping[str, str], key: str | None,
            warnings: list[ParseWarning], what: str = "code") -> tuple[Status, str]:
     """Map a raw code through a table to (status, substatus). Unknown -> unknown.other + warning."""
     if key is not None and key in table:
         sub = table[key]
-        return status_of(sub), sub
+        return _status_of(sub), sub
     warnings.append(ParseWarning(source, f"unmapped {what} {key!r}"))
     return Status.UNKNOWN, UNKNOWN_SUBSTATUS

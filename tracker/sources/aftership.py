@@ -9,6 +9,7 @@ subscription (no news for 30 days), so it sets the tracking state, not a parcel 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from tracker.errors import ConfigurationError, UnparseableResponse
@@ -195,7 +196,8 @@ def _answer(tracking: dict[str, Any], path: str, warnings: list[ParseWarning]) -
         answer.status, _ = p.lookup(SOURCE, CODES, subtag or tag, warnings, "subtag")
     signed_by = p.text(tracking.get("signed_by"))
     for i, checkpoint in enumerate(p.get_list(SOURCE, tracking, "checkpoints", path)):
-        checkpoint = p.need(SOURCE, checkpoint, f"{path}.checkpoints[{i}]", dict)
+        if not isinstance(checkpoint, dict):  # the path is spelt only when it is needed
+            p.need(SOURCE, checkpoint, f"{path}.checkpoints[{i}]", dict)
         answer.events.append(_event(answer.number, checkpoint, signed_by, warnings))
     return answer
 
@@ -217,15 +219,32 @@ def _event(number: str, raw: dict[str, Any], signed_by: str | None,
 
 
 def _location(raw: Mapping[str, Any]) -> Location:
+    fields = tuple(raw.get(k) for k in _LOCATION_KEYS)
+    try:
+        return _cached_location(*fields)
+    except TypeError:  # a field that is not hashable (a list, an object): read it uncached
+        return _read_location(*fields)
+
+
+_LOCATION_KEYS = ("country_name", "country_iso3", "country_region", "location", "city", "state",
+                  "postal_code", "zip")  # fmt: skip
+
+
+def _read_location(name: Any, iso3: Any, region: Any, text: Any, city: Any, state: Any,
+                   postal_code: Any, zip_code: Any) -> Location:  # fmt: skip
     """Country: `country_iso3` (later `country_region`); `country_name` sometimes holds a code
     too ("NLD"). A real name is kept in the text for the name helper."""
-    name = p.text(raw.get("country_name"))
-    country = (country_code(raw.get("country_iso3")) or country_code(raw.get("country_region"))
-               or country_code(name))
-    text = p.text(raw.get("location"))
+    name = p.text(name)
+    country = country_code(iso3) or country_code(region) or country_code(name)
+    text = p.text(text)
     if name and not country_code(name) and not text:
         text = name
     return Location(
-        text=text, city=p.text(raw.get("city")), state=p.text(raw.get("state")),
-        postal_code=p.text(raw.get("postal_code")) or p.text(raw.get("zip")), country=country,
+        text=text, city=p.text(city), state=p.text(state),
+        postal_code=p.text(postal_code) or p.text(zip_code), country=country,
     )
+
+
+# Checkpoints of one route repeat the same few places: read each once (a frozen value; typed,
+# so that 1 and True, which hash alike, are not read as one another).
+_cached_location = lru_cache(maxsize=4096, typed=True)(_read_location)

@@ -168,7 +168,8 @@ def _answer(module: dict[str, Any], index: int, warnings: list[ParseWarning]) ->
     carrier = p.text(sub(module, "destCpInfo").get("cpName"))
     answer = Answer(number=number, message=p.text(module.get("statusDesc")))
     for i, raw in enumerate(details):
-        raw = p.need(SOURCE, raw, f"{path}.detailList[{i}]", dict)
+        if not isinstance(raw, dict):  # the path is spelt only when it is needed
+            p.need(SOURCE, raw, f"{path}.detailList[{i}]", dict)
         answer.events.append(_event(number, raw, carrier, warnings))
     answer.status = _current_status(answer.events, latest, warnings)
     return answer
@@ -193,10 +194,11 @@ def _event(number: str, raw: dict[str, Any], carrier: str | None,
     status, substatus = p.lookup(SOURCE, code_table(code), code, warnings, "actionCode")
     when = _time(raw, number, warnings)
     last_mile = code is not None and code.startswith(LAST_MILE_PREFIXES)
+    standard = p.text(raw.get("standerdDesc"))
     return SourceEvent(
         source=SOURCE, source_number=number, status=status, substatus=substatus,
-        raw_description=p.text(raw.get("desc")) or p.text(raw.get("standerdDesc")) or "",
-        raw_status=p.text(raw.get("descTitle")), raw_substatus=p.text(raw.get("standerdDesc")),
+        raw_description=p.text(raw.get("desc")) or standard or "",
+        raw_status=p.text(raw.get("descTitle")), raw_substatus=standard,
         raw_code=code, reporting_carrier=(carrier if last_mile and carrier else "Cainiao"),
         occurred_local=when.local,
         utc_offset_minutes=when.offset_minutes, occurred_at=when.utc,

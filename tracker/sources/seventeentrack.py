@@ -14,6 +14,7 @@ judge's job (rule text_contradiction), and the raw text is kept for it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from tracker.errors import ConfigurationError, UnparseableResponse
@@ -220,7 +221,8 @@ def _accepted(item: dict[str, Any], warnings: list[ParseWarning],
         prov = p.need(SOURCE, prov, f"{path}.tracking.providers[{i}]", dict)
         carrier = _carrier(prov.get("provider"))
         for j, raw in enumerate(p.get_list(SOURCE, prov, "events", f"providers[{i}]")):
-            raw = p.need(SOURCE, raw, f"providers[{i}].events[{j}]", dict)
+            if not isinstance(raw, dict):  # the path is spelt only when it is needed
+                p.need(SOURCE, raw, f"providers[{i}].events[{j}]", dict)
             answer.events.append(_event(number, carrier, raw, (origin, destination), warnings))
     return answer
 
@@ -282,18 +284,32 @@ def _description(raw: Mapping[str, Any]) -> str:
 
 def _location(raw: Mapping[str, Any]) -> Location:
     address = sub(raw, "address")
-    country_raw = p.text(address.get("country"))
+    fields = (raw.get("location"), address.get("country"), address.get("city"),
+              address.get("state"), address.get("postal_code"))  # fmt: skip
+    try:
+        return _cached_location(*fields)
+    except TypeError:  # a field that is not hashable (a list, an object): read it uncached
+        return _read_location(*fields)
+
+
+def _read_location(text_raw: Any, country_raw: Any, city: Any, state: Any,
+                   postal_code: Any) -> Location:  # fmt: skip
+    country_raw = p.text(country_raw)
     country = country_code(country_raw)
-    text = p.text(raw.get("location"))
+    text = p.text(text_raw)
     if country_raw and not country and not text:
         text = country_raw  # a country name: the name helper reads it later
-    return Location(text=text, city=p.text(address.get("city")),
-                    state=p.text(address.get("state")),
-                    postal_code=p.text(address.get("postal_code")), country=country)
+    return Location(text=text, city=p.text(city), state=p.text(state),
+                    postal_code=p.text(postal_code), country=country)
+
+
+# Scans of one route repeat the same few places: read each once (a Location is a frozen value;
+# typed, so that 1 and True, which hash alike, are not read as one another).
+_cached_location = lru_cache(maxsize=4096, typed=True)(_read_location)
 
 
 def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading:
-    fields = {k: raw.get(k) for k in ("time_iso", "time_utc", "time_raw") if raw.get(k)}
+    fields = {k: v for k in ("time_iso", "time_utc", "time_raw") if (v := raw.get(k))}
     raw_text = dump_raw(fields)
     iso = p.iso_reading(raw.get("time_iso"))
     utc = p.iso_reading(raw.get("time_utc"), utc_provenance=TzProvenance.AGGREGATOR_UTC)
