@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from tracker.model import Location, SourceEvent, Status, Timeline, TimelineEvent
@@ -51,7 +52,7 @@ _NO_TIME = datetime(1, 1, 1)  # sorts an event without a wall clock first, deter
 def merge(events: Iterable[SourceEvent], numbers: Sequence[str]) -> Timeline:
     """One timeline, oldest first, for the parcel known by `numbers`."""
     group = "|".join(sorted(set(numbers)))
-    items = sorted((_Item(e) for e in events), key=_Item.sort_key)
+    items = sorted([_Item(e) for e in events], key=_KEY)
     buckets: dict[Status, list[_Item]] = defaultdict(list)
     for item in items:
         buckets[item.event.status].append(item)
@@ -84,6 +85,9 @@ class _Item:
 
     def sort_key(self) -> tuple[Any, ...]:
         return self.key
+
+
+_KEY = attrgetter("key")  # the canonical order (a C getter: sorting is hot)
 
 
 def _content_key(event: SourceEvent, ts: float | None) -> tuple[Any, ...]:
@@ -164,14 +168,18 @@ class _Cluster:
 
     def build(self, group: str) -> tuple[TimelineEvent, tuple[Any, ...]]:
         """The merged event, and its first member's content key (the last tie-break)."""
-        items = sorted(self.items, key=_Item.sort_key) if len(self.items) > 1 else self.items
+        items = self.items
+        if len(items) > 1:
+            items = sorted(items, key=_KEY)
+            # The best time-zone provenance wins; among equals, the instant most sources agree
+            # on (an aggregator that re-stamped a scan is outvoted by the carrier and the others).
+            votes = Counter(int(i.ts // 60) for i in items if i.ts is not None)
+            ranked = sorted(
+                items, key=lambda i: (-i.event.tz_provenance.quality, -_votes(votes, i), i.key)
+            )
+        else:
+            ranked = items  # one member (most events of a single-source timeline): no vote
         members = [i.event for i in items]
-        # The best time-zone provenance wins; among equals, the instant most sources agree on
-        # (an aggregator that re-stamped a scan is outvoted by the carrier and the others).
-        votes = Counter(int(i.ts // 60) for i in items if i.ts is not None)
-        ranked = sorted(
-            items, key=lambda i: (-i.event.tz_provenance.quality, -_votes(votes, i), i.key)
-        )
         best = ranked[0].event
         status = best.status
         substatus = next((i.specific for i in ranked if i.specific), status.sub("other"))
@@ -185,10 +193,10 @@ class _Cluster:
             occurred_local=best.occurred_local,
             utc_offset_minutes=best.utc_offset_minutes,
             tz_provenance=best.tz_provenance,
-            sources=_distinct(e.source for e in members),
-            numbers=_distinct(e.source_number for e in members),
-            raw_codes=_distinct(e.raw_code for e in members),
-            reporting_carriers=_distinct(e.reporting_carrier for e in members),
+            sources=_distinct_of(members, "source"),
+            numbers=_distinct_of(members, "source_number"),
+            raw_codes=_distinct_of(members, "raw_code"),
+            reporting_carriers=_distinct_of(members, "reporting_carrier"),
             members=tuple(members),
         )
         return merged, items[0].key
@@ -241,6 +249,14 @@ def _first(values: Iterable[str]) -> str:
 
 def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(sorted({v for v in values if v}))
+
+
+def _distinct_of(members: Sequence[SourceEvent], name: str) -> tuple[str, ...]:
+    """`_distinct` of one field of the members (the one-member case without building a set)."""
+    if len(members) == 1:
+        value = getattr(members[0], name)
+        return (value,) if value else ()
+    return _distinct(getattr(m, name) for m in members)
 
 
 def _merged_location(best: SourceEvent, members: Sequence[SourceEvent]) -> Location:
