@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tracker.model import format_offset
 from tracker.sim.codes import CARRIERS, COUNTRIES
 from tracker.sim.scenario import Place
 from tracker.sim.view import SimEvent, SourceView
@@ -31,11 +30,11 @@ def utc_z(moment: datetime) -> str:
 
 
 def offset_text(event: SimEvent) -> str:
-    return format_offset(event.offset_minutes) or "+00:00"
+    return event.offset
 
 
 def iso_local(event: SimEvent) -> str:
-    return event.local.isoformat() + offset_text(event)
+    return event.local_iso + event.offset
 
 
 def place_text(place: Place) -> str:
@@ -125,10 +124,10 @@ def _t17_address(place: Place) -> dict[str, Any]:
 def _t17_time(event: SimEvent) -> dict[str, Any]:
     return {
         "time_iso": iso_local(event),
-        "time_utc": utc_z(event.instant),
+        "time_utc": event.utc_iso,
         "time_raw": {
-            "date": event.local.date().isoformat(),
-            "time": event.local.time().isoformat(),
+            "date": event.local_iso[:10],
+            "time": event.local_iso[11:],
             "timezone": offset_text(event),
         },
     }
@@ -312,7 +311,7 @@ def _as_checkpoint(event: SimEvent, slug: str, versioned: bool) -> dict[str, Any
     iso3, name, _ = COUNTRIES[event.location.country]
     return {
         "slug": slug,
-        "created_at": utc_z(event.instant),
+        "created_at": event.utc_iso,
         "checkpoint_time": iso_local(event),
         "city": event.location.city,
         "state": event.location.state,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.sim.codes import COUNTRIES
-from tracker.sim.render import Rendered, iso_local, offset_text, place_text, utc_z
+from tracker.sim.render import Rendered, iso_local, offset_text, place_text
 from tracker.sim.scenario import Place
 from tracker.sim.view import SimEvent, SourceView
 
@@ -71,8 +71,8 @@ def _usps_event(event: SimEvent) -> dict[str, Any]:
     domestic = event.location.country == "US"
     return {
         "eventType": event.text if event.text != event.kind.text else text,
-        "eventTimestamp": event.local.isoformat()[:16] + ":00",  # minutes, no offset
-        "GMTTimestamp": utc_z(event.instant),
+        "eventTimestamp": event.local_iso[:16] + ":00",  # minutes, no offset
+        "GMTTimestamp": event.utc_iso,
         "GMTOffset": offset_text(event),
         "eventCountry": None if domestic else COUNTRIES[event.location.country][1].upper(),
         "eventCity": (event.location.city or "").upper() or None,

@@ -34,7 +34,7 @@ from tracker.sim.stats import Stats
 from tracker.sim.view import SourceView, at, resolve
 
 Lookup = tuple[SimParcel | None, SourceView | None]
-CACHE_LIMIT = 200_000  # resolved (source, number) views kept; cleared when full
+CACHE_LIMIT = 20_000  # resolved (source, number) views kept (a few MB); cleared when full
 
 KEYED_SOURCES = ("17track", "aftership", "usps", "dhl")
 

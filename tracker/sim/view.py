@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from tracker.model import format_offset
 from tracker.sim.codes import KINDS, SIM_SOURCES, Kind, reports
 from tracker.sim.scenario import Op, Place, SimParcel, Step
 
@@ -26,6 +27,10 @@ class SimEvent:
     offset_minutes: int
     location: Place
     text: str
+    # printed once here, reused by every renderer and every answer from the cache
+    offset: str = "+00:00"  # "+08:00"
+    local_iso: str = ""  # "2026-10-01T08:00:00" (wall clock, no offset)
+    utc_iso: str = ""  # "2026-10-01T00:00:00Z"
 
     @property
     def aware_local(self) -> datetime:
@@ -113,13 +118,18 @@ def _resolve(parcel: SimParcel, step: Step, start: datetime) -> SimEvent:
     local = instant.astimezone(_zone(place.zone))
     offset = local.utcoffset() or timedelta(0)
     kind = KINDS[step.kind]
+    minutes = int(offset.total_seconds() // 60)
+    naive = local.replace(tzinfo=None)
     return SimEvent(
         kind=kind,
         instant=instant,
-        local=local.replace(tzinfo=None),
-        offset_minutes=int(offset.total_seconds() // 60),
+        local=naive,
+        offset_minutes=minutes,
         location=place,
         text=step.text or kind.text,
+        offset=format_offset(minutes) or "+00:00",
+        local_iso=naive.isoformat(),
+        utc_iso=instant.replace(tzinfo=None).isoformat() + "Z",
     )
 
 
