@@ -34,6 +34,11 @@ test: venv
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The simulator, the receiver and `tracker serve` together; alerts print as they arrive.
+demo: venv
+	scripts/ensure-services.sh redis
+	$(BIN)/python scripts/demo.py
+
 bench: venv
 	scripts/ensure-services.sh redis
 	$(BIN)/python bench/analyze.py
