@@ -207,3 +207,20 @@ def test_an_adapter_sees_429_as_rate_limited() -> None:
         with pytest.raises(RateLimited) as info:
             module.fetch(client, [NUMBER])
         assert info.value.retry_after == 30
+
+
+def test_cli_rejects_a_bad_scenario_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from tracker.sim.cli import main
+
+    assert main(["--scenario", "/no/such/scenario.json", "--port", "0"]) == 2
+    assert capsys.readouterr().err.strip() == ("tracker sim: /no/such/scenario.json: no such file")
+    assert main(["--scenario", "synthetic:many", "--port", "0"]) == 2
+    assert "synthetic:N[:SEED]" in capsys.readouterr().err
+
+
+def test_a_synthetic_scenario_is_served_by_name() -> None:
+    with SimServer("synthetic:50:4", now=NOW) as sim:
+        assert sim.scenario.name == "synthetic-50-4"
+        number = next(iter(sim.scenario.parcels))
+        module = _cainiao(sim, f"{number},LP04999999999999CN").json()["module"]
+        assert module[0]["detailList"] and module[1]["detailList"] == []

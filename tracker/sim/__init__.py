@@ -8,9 +8,9 @@ them (`SimServer` for tests, `run`/`main` for the CLI). Point `TRACKER_<SOURCE>_
 
 from __future__ import annotations
 
-from tracker.sim.cli import main, run, serve
+from tracker.sim.cli import main, serve
 from tracker.sim.scenario import Scenario, ScenarioError, from_dict, load
-from tracker.sim.server import SimServer
+from tracker.sim.server import SimServer, run
 from tracker.sim.synthetic import generate
 
 __all__ = [

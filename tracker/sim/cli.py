@@ -25,10 +25,6 @@ def serve(port: int, scenario_path: str | Path | None, host: str = "127.0.0.1") 
         httpd.server_close()
 
 
-def run(port: int, scenario: str | None) -> None:
-    serve(port, scenario)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 

@@ -384,3 +384,10 @@ def _synthetic(spec: str) -> Scenario:
         raise scenarios.ScenarioError(
             "scenario", f"expected synthetic:N[:SEED], got {spec!r}"
         ) from exc
+
+
+def run(port: int, scenario: str | None) -> None:
+    """`tracker sim`: serve on `port` until interrupted (see cli.py)."""
+    from tracker.sim.cli import serve  # cli imports this module
+
+    serve(port, scenario)
