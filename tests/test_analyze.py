@@ -230,3 +230,57 @@ def test_json_lines_over_worker_processes_keep_order(
     serial = io.StringIO()
     main(str(path), None, serial, err, workers=1)
     assert serial.getvalue() == out.getvalue()
+
+
+# ----------------------------------------------------------------------------- evidence
+
+
+def test_evidence_writes_a_markdown_summary_beside_the_case_and_leaves_stdout_alone(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, clean_case())
+    plain = analyze(path)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(str(path), None, out, err, evidence="markdown")
+    assert (code, out.getvalue(), err.getvalue()) == plain
+    summary = (tmp_path / "A-1001.md").read_text()
+    assert summary.startswith("# Delivery evidence for order A\\-1001")
+    assert "## Buyer protection" in summary
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".md"] == ["A-1001.md"]
+
+
+def test_evidence_for_json_lines_goes_to_the_given_directory_one_file_per_order(
+    tmp_path: Path,
+) -> None:
+    case = clean_case()
+    other = copy.deepcopy(case)
+    other["order"]["id"] = "../shop/B 7"
+    lines = [json.dumps(case), json.dumps(case), "not json", json.dumps(other)]
+    path = write(tmp_path, "\n".join(lines) + "\n", "book.jsonl")
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(str(path), None, out, err, workers=1, evidence="html", evidence_dir=str(folder))
+    assert code == 1  # the bad line is answered in its place; the orders still get summaries
+    assert len(out.getvalue().splitlines()) == 4
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["A-1001-2.html", "A-1001.html", "_shop_B_7.html"]
+    page = (folder / "A-1001.html").read_text()
+    assert page.startswith("<!doctype html>") and "A-1001" in page
+    assert not list(tmp_path.glob("*.html"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "folder", "problem"),
+    [("pdf", None, "--evidence: format 'pdf'"), ("markdown", "missing", "is not a directory")],
+)
+def test_evidence_refuses_an_unknown_format_or_a_missing_directory(
+    tmp_path: Path, kind: str, folder: str | None, problem: str
+) -> None:
+    path = write(tmp_path, clean_case())
+    out, err = io.StringIO(), io.StringIO()
+    directory = str(tmp_path / folder) if folder else None
+    code = main(str(path), None, out, err, evidence=kind, evidence_dir=directory)
+    assert (code, out.getvalue()) == (2, "")
+    assert problem in err.getvalue() and err.getvalue().count("\n") == 1
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".md", ".html")]

@@ -7,44 +7,66 @@ in input order, read and written line by line so memory stays flat however long 
 `now` is `--now`, else the case's own `now`, else the current time. A long JSON Lines file is
 spread over one worker process per CPU, in batches, so output order and flat memory hold.
 
+Evidence (`evidence="markdown"` or `"html"`): beside the JSON report(s) on stdout, which do not
+change, every analysed order's dispute summary (`tracker.evidence`) is written to a file named
+after the order, `<order id>.md` or `.html`, in `evidence_dir` (default: the directory holding
+FILE), ready to attach to a dispute. Characters of the id other than letters, digits, `.`, `-`
+and `_` become `_`; a second case with the same id in one run gets `-2`, `-3`...; an existing
+file is replaced. An error line (below) writes no summary.
+
 Exit status, as a script would want it:
   0  every case analysed;
   1  JSON Lines where some lines were not cases: each such line is answered, in its place, by
      `{"line": n, "error": "..."}` (blank lines are skipped), and the other lines by reports;
   2  nothing could be analysed: the file is missing or unreadable, is not JSON, the single
-     case in it is not a valid case, or `--now` is malformed. One line on stderr names the
-     problem; no traceback.
+     case in it is not a valid case, `--now` is malformed, the evidence format is unknown or
+     its directory does not exist, or a summary cannot be written. One line on stderr names
+     the problem; no traceback.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from multiprocessing.pool import Pool
+from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 import orjson
 
+from tracker import evidence as _evidence
 from tracker.errors import TrackerError, ValidationError
 from tracker.pipeline import Case, parse_instant, run_case
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNREADABLE = 0, 1, 2
 _BATCH = 512  # lines read ahead at most: bounds memory whatever the file's length
 _CHUNK = 16  # lines per task handed to a worker process
+EVIDENCE_SUFFIXES = {"markdown": ".md", "html": ".html"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def main(
-    path: str, now: str | None, stdout: TextIO, stderr: TextIO, workers: int | None = None
+    path: str,
+    now: str | None,
+    stdout: TextIO,
+    stderr: TextIO,
+    workers: int | None = None,
+    *,
+    evidence: str | None = None,
+    evidence_dir: str | None = None,
 ) -> int:
     """Analyse the case(s) in `path`; the exit status is documented in the module docstring.
     `workers` processes share a long JSON Lines file (default: the CPUs this process may use,
-    or `TRACKER_ANALYZE_WORKERS`); 1 analyses in this process only."""
+    or `TRACKER_ANALYZE_WORKERS`); 1 analyses in this process only. `evidence` ("markdown" or
+    "html") also writes each order's dispute summary into `evidence_dir` (module docstring)."""
     try:
         fixed_now = parse_instant(now, "--now") if now is not None else None
+        summaries = _Evidence.of(evidence, evidence_dir, path)
     except ValidationError as exc:
         return _fail(stderr, str(exc))
     try:
@@ -53,9 +75,42 @@ def main(
         return _fail(stderr, f"{path}: {exc.strerror or exc}")
     with handle:
         try:
-            return _analyse(handle, path, fixed_now, stdout, stderr, workers)
+            return _analyse(handle, path, fixed_now, stdout, stderr, workers, summaries)
         except OSError as exc:
-            return _fail(stderr, f"{path}: {exc.strerror or exc}")
+            return _fail(stderr, f"{exc.filename or path}: {exc.strerror or exc}")
+
+
+class _Evidence:
+    """Where and how dispute summaries are written (one file per order)."""
+
+    def __init__(self, kind: str, directory: Path) -> None:
+        self.kind = kind
+        self.directory = directory
+        self.seen: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, kind: str | None, directory: str | None, path: str) -> _Evidence | None:
+        if kind is None:
+            return None
+        if kind not in EVIDENCE_SUFFIXES:
+            known = ", ".join(EVIDENCE_SUFFIXES)
+            raise ValidationError("--evidence", f"format {kind!r} is not one of: {known}")
+        folder = Path(directory) if directory is not None else Path(path).parent
+        if not folder.is_dir():
+            raise ValidationError("--evidence-dir", f"{str(folder)!r} is not a directory")
+        return cls(kind, folder)
+
+    def write(self, order_id: str, summary: str) -> None:
+        name = _UNSAFE.sub("_", order_id).lstrip(".") or "order"
+        count = self.seen[name] = self.seen.get(name, 0) + 1
+        stem = name if count == 1 else f"{name}-{count}"
+        target = self.directory / f"{stem}{EVIDENCE_SUFFIXES[self.kind]}"
+        target.write_text(summary, encoding="utf-8")
+
+
+def render(kind: str, report: dict[str, Any], now: datetime) -> str:
+    """The dispute summary of `report` at `now` in `kind` ("markdown" or "html")."""
+    return (_evidence.markdown if kind == "markdown" else _evidence.html)(report, now=now)
 
 
 def _fail(stderr: TextIO, message: str) -> int:
@@ -70,6 +125,7 @@ def _analyse(
     stdout: TextIO,
     stderr: TextIO,
     workers: int | None,
+    summaries: _Evidence | None,
 ) -> int:
     lines = _content_lines(handle)
     first = next(lines, None)
@@ -84,12 +140,12 @@ def _analyse(
             value = orjson.loads(first[1] + rest)
         except orjson.JSONDecodeError as exc:
             return _fail(stderr, f"{path}: not JSON: {exc}")
-        return _single(value, path, now, stdout, stderr)
+        return _single(value, path, now, stdout, stderr, summaries)
     second = next(lines, None)
     if second is None:
-        return _single(value, path, now, stdout, stderr)
+        return _single(value, path, now, stdout, stderr, summaries)
     book = _prepend(first, _prepend(second, lines))
-    return _json_lines(book, now, stdout, _workers() if workers is None else workers)
+    return _json_lines(book, now, stdout, _workers() if workers is None else workers, summaries)
 
 
 def _content_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -105,32 +161,49 @@ def _prepend(
     yield from rest
 
 
-def _single(value: Any, path: str, now: datetime | None, stdout: TextIO, stderr: TextIO) -> int:
+def _single(
+    value: Any,
+    path: str,
+    now: datetime | None,
+    stdout: TextIO,
+    stderr: TextIO,
+    summaries: _Evidence | None,
+) -> int:
     try:
         case = Case.from_json(value)
     except ValidationError as exc:
         return _fail(stderr, f"{path}: not a case: {exc}")
-    report = run_case(case, _now_for(case, now))
+    when = _now_for(case, now)
+    report = run_case(case, when)
     stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     stdout.write("\n")
+    if summaries is not None:
+        summaries.write(case.order.id, render(summaries.kind, report, when))
     return EXIT_OK
 
 
 def _json_lines(
-    lines: Iterator[tuple[int, bytes]], now: datetime | None, stdout: TextIO, workers: int
+    lines: Iterator[tuple[int, bytes]],
+    now: datetime | None,
+    stdout: TextIO,
+    workers: int,
+    summaries: _Evidence | None,
 ) -> int:
     """Answer every line, in order. A full batch is spread over worker processes; batches keep
     memory bounded (a Pool fed the whole iterator would read the file ahead of the output)."""
     status = EXIT_OK
     pool: Pool | None = None
+    kind = summaries.kind if summaries is not None else None
     try:
-        while batch := [(n, line, now) for n, line in islice(lines, _BATCH)]:
+        while batch := [(n, line, now, kind) for n, line in islice(lines, _BATCH)]:
             if pool is None and workers > 1 and len(batch) == _BATCH:
                 pool = multiprocessing.get_context("fork").Pool(workers)
             answers = pool.map(_answer_line, batch, _CHUNK) if pool else map(_answer_line, batch)
-            for out, ok in answers:
+            for out, ok, summary in answers:
                 stdout.write(out)
                 status = status if ok else EXIT_PARTIAL
+                if summaries is not None and summary is not None:
+                    summaries.write(*summary)
     finally:
         if pool is not None:
             pool.close()
@@ -138,19 +211,26 @@ def _json_lines(
     return status
 
 
-def _answer_line(item: tuple[int, bytes, datetime | None]) -> tuple[str, bool]:
-    """(the report line or an error line, whether it is a report) for one JSON Lines line."""
-    number, line, now = item
+_Answer = tuple[str, bool, tuple[str, str] | None]
+
+
+def _answer_line(item: tuple[int, bytes, datetime | None, str | None]) -> _Answer:
+    """(the report line or an error line, whether it is a report, and (order id, summary) when
+    a summary of kind `item[3]` is wanted) for one JSON Lines line."""
+    number, line, now, kind = item
     value: Any = None
     try:
         value = orjson.loads(line)
         case = Case.from_json(value)
-        report = run_case(case, _now_for(case, now))
-        return orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE).decode(), True
+        when = _now_for(case, now)
+        report = run_case(case, when)
+        summary = (case.order.id, render(kind, report, when)) if kind is not None else None
+        return orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE).decode(), True, summary
     except (TrackerError, orjson.JSONDecodeError) as exc:
-        return _error_line(number, value, f"not a case: {exc}"), False
+        return _error_line(number, value, f"not a case: {exc}"), False, None
     except Exception as exc:  # one bad order must not stop a whole order book
-        return _error_line(number, value, f"internal error: {type(exc).__name__}: {exc}"), False
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        return _error_line(number, value, error), False, None
 
 
 def _error_line(number: int, value: Any, message: str) -> str:
@@ -182,8 +262,12 @@ def _cli(argv: list[str]) -> int:
     )
     parser.add_argument("file")
     parser.add_argument("--now", default=None, help="ISO-8601 instant (default: the case's)")
+    parser.add_argument("--evidence", choices=sorted(EVIDENCE_SUFFIXES), default=None,
+                        help="also write each order's dispute summary in this format")  # fmt: skip
+    parser.add_argument("--evidence-dir", default=None, help="where (default: FILE's directory)")
     args = parser.parse_args(argv)
-    return main(args.file, args.now, sys.stdout, sys.stderr)
+    return main(args.file, args.now, sys.stdout, sys.stderr,
+                evidence=args.evidence, evidence_dir=args.evidence_dir)  # fmt: skip
 
 
 if __name__ == "__main__":
