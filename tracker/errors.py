@@ -90,8 +90,13 @@ class SourceRequestRejected(SourceError):
 class UnparseableResponse(SourceError):
     """The source answered with something we cannot read. `raw` keeps the body."""
 
-    def __init__(self, source: str, problem: str, raw: str | bytes | bytearray | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        problem: str,
+        raw: str | bytes | bytearray | None = None,
+        field: str | None = None,
+    ) -> None:
         self.problem = problem
         self.raw = raw
         self.field = field

@@ -75,39 +75,99 @@ SUBSTATUSES: Mapping[Status, frozenset[str]] = {
         {"not_yet_available", "invalid_number", "carrier_not_detected", "other"}
     ),
     Status.PRE_TRANSIT: frozenset(
-        {"info_received", "label_created", "order_processing", "awaiting_pickup", "manifested",
-         "other"}
+        {
+            "info_received",
+            "label_created",
+            "order_processing",
+            "awaiting_pickup",
+            "manifested",
+            "other",
+        }
     ),
     Status.IN_TRANSIT: frozenset(
-        {"picked_up", "accepted", "origin_facility", "facility_arrival", "facility_departure",
-         "export_customs_started", "export_customs_cleared", "linehaul_departed",
-         "linehaul_arrived", "transit_country", "import_customs_processing",
-         "import_customs_released", "handed_to_last_mile", "forwarded", "problem_resolved",
-         "other"}
+        {
+            "picked_up",
+            "accepted",
+            "origin_facility",
+            "facility_arrival",
+            "facility_departure",
+            "export_customs_started",
+            "export_customs_cleared",
+            "linehaul_departed",
+            "linehaul_arrived",
+            "transit_country",
+            "import_customs_processing",
+            "import_customs_released",
+            "handed_to_last_mile",
+            "forwarded",
+            "problem_resolved",
+            "other",
+        }
     ),
     Status.OUT_FOR_DELIVERY: frozenset(
         {"out_for_delivery", "delivery_scheduled", "customer_contacted", "other"}
     ),
     Status.AVAILABLE_FOR_PICKUP: frozenset(
-        {"at_pickup_point", "at_locker", "at_post_office", "station_received", "pickup_reminder",
-         "other"}
+        {
+            "at_pickup_point",
+            "at_locker",
+            "at_post_office",
+            "station_received",
+            "pickup_reminder",
+            "other",
+        }
     ),
     Status.DELIVERY_ATTEMPTED: frozenset(
-        {"recipient_unavailable", "business_closed", "address_issue", "access_issue", "refused",
-         "security_issue", "signature_required", "notice_left", "rescheduled", "other"}
+        {
+            "recipient_unavailable",
+            "business_closed",
+            "address_issue",
+            "access_issue",
+            "refused",
+            "security_issue",
+            "signature_required",
+            "notice_left",
+            "rescheduled",
+            "other",
+        }
     ),
     Status.EXCEPTION: frozenset(
-        {"delayed", "delayed_customs", "delayed_weather", "delayed_external",
-         "delayed_processing", "held_by_carrier", "held_customs", "customs_info_required",
-         "duties_unpaid", "held_for_payment", "damaged", "missorted", "address_correction",
-         "pickup_missed", "rejected_by_carrier", "contact_carrier", "other"}
+        {
+            "delayed",
+            "delayed_customs",
+            "delayed_weather",
+            "delayed_external",
+            "delayed_processing",
+            "held_by_carrier",
+            "held_customs",
+            "customs_info_required",
+            "duties_unpaid",
+            "held_for_payment",
+            "damaged",
+            "missorted",
+            "address_correction",
+            "pickup_missed",
+            "rejected_by_carrier",
+            "contact_carrier",
+            "other",
+        }
     ),
     Status.RETURNING: frozenset(
         {"return_initiated", "refused", "unclaimed", "undeliverable", "recipient_moved", "other"}
     ),
     Status.DELIVERED: frozenset(
-        {"delivered", "signed", "to_mailbox", "to_locker", "safe_place", "to_neighbor",
-         "to_agent", "picked_up_by_recipient", "cod_collected", "other"}
+        {
+            "delivered",
+            "signed",
+            "to_mailbox",
+            "to_locker",
+            "safe_place",
+            "to_neighbor",
+            "to_agent",
+            "picked_up_by_recipient",
+            "cod_collected",
+            "other",
+        }
     ),
     Status.RETURNED: frozenset({"returned_to_sender", "other"}),
     Status.FAILED: frozenset(

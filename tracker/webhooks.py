@@ -76,7 +76,7 @@ def secret_key(secret: str, field: str = "secret") -> bytes:
     if not secret.startswith(SECRET_PREFIX):
         raise ValidationError(field, f"must start with {SECRET_PREFIX}")
     try:
-        key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValidationError(field, "is not valid base64 after whsec_") from exc
     if not 24 <= len(key) <= 64:
@@ -130,8 +130,9 @@ def payload(alert: Alert, created_at: datetime) -> bytes:
     return body(alert.type.value, alert.order_id, alert.key, alert.data, created_at)
 
 
-def body(alert_type: str, order_id: str, key: str, data: Mapping[str, Any],
-         created_at: datetime) -> bytes:
+def body(
+    alert_type: str, order_id: str, key: str, data: Mapping[str, Any], created_at: datetime
+) -> bytes:
     """Serialise a webhook body. Above 20 KiB (Standard Webhooks' advice) only the scalar
     fields are kept and `truncated` says so: the full evidence stays readable in the API."""
     full: dict[str, Any] = {"order_id": order_id, "alert_key": key, **data}
@@ -139,8 +140,10 @@ def body(alert_type: str, order_id: str, key: str, data: Mapping[str, Any],
     if len(encoded) <= MAX_PAYLOAD_BYTES:
         return encoded
     scalars = {k: v for k, v in full.items() if isinstance(v, str | int | float | bool | None)}
-    trimmed = {**{k: v[:200] if isinstance(v, str) else v for k, v in scalars.items()},
-               "truncated": True}
+    trimmed = {
+        **{k: v[:200] if isinstance(v, str) else v for k, v in scalars.items()},
+        "truncated": True,
+    }
     return _dump({"type": alert_type, "timestamp": _iso(created_at), "data": trimmed})
 
 
@@ -224,8 +227,9 @@ def check_url(url: str, allow_private: bool) -> str:
         raise ValidationError("url", "must not carry credentials")
     if not allow_private:
         if parts.scheme != "https":
-            raise ValidationError("url", "must use https (set TRACKER_WEBHOOK_ALLOW_PRIVATE "
-                                  "for local http targets)")
+            raise ValidationError(
+                "url", "must use https (set TRACKER_WEBHOOK_ALLOW_PRIVATE for local http targets)"
+            )
         if parts.port not in (None, 443):
             raise ValidationError("url", "must use port 443")
         if _private_literal(parts.hostname) or parts.hostname in ("localhost",):
@@ -255,8 +259,9 @@ class AttemptResult:
     retry_after: float | None = None
 
 
-def send(url: str, request_headers: Mapping[str, str], body: bytes,
-         allow_private: bool) -> AttemptResult:
+def send(
+    url: str, request_headers: Mapping[str, str], body: bytes, allow_private: bool
+) -> AttemptResult:
     """POST once. Private and metadata addresses are refused at connect time (DNS pinned)
     unless `allow_private`; redirects are never followed; at most 64 KiB of the answer is read."""
     import requests
@@ -264,13 +269,15 @@ def send(url: str, request_headers: Mapping[str, str], body: bytes,
 
     from tracker.sources.http import parse_retry_after
 
-    manager = Manager(Config(
-        ip_filter_enable=not allow_private,
-        ip_filter_allow_loopback_ips=allow_private,
-        never_redirect=True,
-        default_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-        user_agent_override="tracker-webhooks/1",
-    ))
+    manager = Manager(
+        Config(
+            ip_filter_enable=not allow_private,
+            ip_filter_allow_loopback_ips=allow_private,
+            never_redirect=True,
+            default_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            user_agent_override="tracker-webhooks/1",
+        )
+    )
     started = time.monotonic()
     try:
         with manager.get_session() as session:

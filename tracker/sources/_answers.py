@@ -74,9 +74,13 @@ def _result(source: str, requested: str, group: list[Answer], asked: bool) -> Nu
     if not asked:
         message = "; ".join(filter(None, ["not requested", message]))
     return NumberResult(
-        source=source, requested=requested, outcome=outcome,
+        source=source,
+        requested=requested,
+        outcome=outcome,
         answered=differs[0] if differs else lead.number,
-        tracking_state=lead.tracking_state, shipments=len(group), message=message,
+        tracking_state=lead.tracking_state,
+        shipments=len(group),
+        message=message,
         status=lead.status,
     )
 
@@ -91,9 +95,12 @@ def _refs(group: list[Answer]) -> list[str | None]:
     return list(refs)
 
 
-def assemble(source: str, requested: Sequence[str], answers: Sequence[Answer],
-             warnings: Sequence[ParseWarning] = ()) -> tuple[
-                 tuple[SourceEvent, ...], tuple[NumberResult, ...], tuple[ParseWarning, ...]]:
+def assemble(
+    source: str,
+    requested: Sequence[str],
+    answers: Sequence[Answer],
+    warnings: Sequence[ParseWarning] = (),
+) -> tuple[tuple[SourceEvent, ...], tuple[NumberResult, ...], tuple[ParseWarning, ...]]:
     """Events and one NumberResult per requested number (plus any unasked answer)."""
     owners = _pair(requested, answers)
     groups: dict[str, list[Answer]] = {}
@@ -105,15 +112,22 @@ def assemble(source: str, requested: Sequence[str], answers: Sequence[Answer],
         results.append(_result(source, owner, group, asked=owner in requested or not requested))
         for answer, ref in zip(group, _refs(group), strict=True):
             if ref is None:  # one shipment: the events need no tag (and no copying)
-                events.extend(e if e.shipment_ref is None else replace(e, shipment_ref=None)
-                              for e in answer.events)
+                events.extend(
+                    e if e.shipment_ref is None else replace(e, shipment_ref=None)
+                    for e in answer.events
+                )
             else:
                 events.extend(replace(e, shipment_ref=ref) for e in answer.events)
     for number in requested:
         if number not in groups:
-            results.append(NumberResult(source=source, requested=number,
-                                        outcome=Outcome.NOT_FOUND,
-                                        message="absent from the response"))
+            results.append(
+                NumberResult(
+                    source=source,
+                    requested=number,
+                    outcome=Outcome.NOT_FOUND,
+                    message="absent from the response",
+                )
+            )
     return tuple(events), tuple(results), tuple(dict.fromkeys(warnings))
 
 
@@ -131,10 +145,18 @@ def guard(source: str, observation: Observation) -> Iterator[None]:
         if exc.raw is None:
             exc.raw = _raw_text(observation)
         raise
-    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError,
-            RecursionError) as exc:
-        raise UnparseableResponse(source, f"unexpected shape: {exc.__class__.__name__}: {exc}",
-                                  _raw_text(observation)) from exc
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        OSError,
+        RecursionError,
+    ) as exc:
+        raise UnparseableResponse(
+            source, f"unexpected shape: {exc.__class__.__name__}: {exc}", _raw_text(observation)
+        ) from exc
 
 
 def _raw_text(observation: Observation) -> str:
@@ -152,8 +174,9 @@ def dump_raw(fields: Mapping[str, Any]) -> str | None:
         # orjson writes these exactly as the stdlib call below does, ~10x faster (hot: every
         # event of Cainiao and 17TRACK); floats, odd keys and odd strings take the slow path.
         return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=repr)
+    return json.dumps(
+        fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=repr
+    )
 
 
 def _plain(value: Any) -> bool:

@@ -67,8 +67,9 @@ def get_dict(source: str, obj: Mapping[str, Any], key: str, path: str) -> dict[s
     return need(source, obj.get(key), f"{path}.{key}", dict)  # type: ignore[no-any-return]
 
 
-def get_list(source: str, obj: Mapping[str, Any], key: str, path: str,
-             default_empty: bool = True) -> list[Any]:
+def get_list(
+    source: str, obj: Mapping[str, Any], key: str, path: str, default_empty: bool = True
+) -> list[Any]:
     value = obj.get(key)
     if value is None and default_empty:
         return []
@@ -96,8 +97,9 @@ def _clean(value: str) -> str | None:
         import html
 
         value = html.unescape(value)
-    value = "".join(ch for ch in value if unicodedata.category(ch) not in _DROP_CATEGORIES
-                    or ch in " \n\t")
+    value = "".join(
+        ch for ch in value if unicodedata.category(ch) not in _DROP_CATEGORIES or ch in " \n\t"
+    )
     value = _SPACE.sub(" ", value).strip()
     return value or None
 
@@ -132,8 +134,12 @@ def _fromiso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
 
 
-def iso_reading(value: Any, *, utc_provenance: TzProvenance = TzProvenance.CARRIER_UTC,
-                offset_provenance: TzProvenance = TzProvenance.CARRIER_OFFSET) -> TimeReading:
+def iso_reading(
+    value: Any,
+    *,
+    utc_provenance: TzProvenance = TzProvenance.CARRIER_UTC,
+    offset_provenance: TzProvenance = TzProvenance.CARRIER_OFFSET,
+) -> TimeReading:
     """Read an ISO-8601 string. With an offset: wall clock + offset + instant. With `Z`: the
     instant (`utc_provenance`). Naive: wall clock only, instant unknown. Unreadable: NO_TIME
     with the raw string kept."""
@@ -148,8 +154,9 @@ def iso_reading(value: Any, *, utc_provenance: TzProvenance = TzProvenance.CARRI
     except (ValueError, OverflowError):  # OverflowError: an offset pushing past year 1/9999
         return TimeReading(raw=value)
     if offset == timedelta(0) and value.strip().upper().endswith("Z"):
-        return TimeReading(local=None, offset_minutes=None, utc=utc, provenance=utc_provenance,
-                           raw=value)
+        return TimeReading(
+            local=None, offset_minutes=None, utc=utc, provenance=utc_provenance, raw=value
+        )
     return TimeReading(
         local=moment.replace(tzinfo=None),
         offset_minutes=int(offset.total_seconds() // 60),
@@ -187,8 +194,9 @@ def _fast_strptime(value: str, fmt: str) -> datetime | None:
     return datetime(year, month, day, hour, minute, second)
 
 
-def with_offset(local: datetime, offset_minutes: int, provenance: TzProvenance,
-                raw: str | None = None) -> TimeReading:
+def with_offset(
+    local: datetime, offset_minutes: int, provenance: TzProvenance, raw: str | None = None
+) -> TimeReading:
     try:
         utc = local.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(UTC)
     except (ValueError, OverflowError):  # an absurd offset, or one pushing past year 1/9999
@@ -198,8 +206,9 @@ def with_offset(local: datetime, offset_minutes: int, provenance: TzProvenance,
     )
 
 
-def epoch_reading(millis: Any, offset_minutes: int | None, provenance: TzProvenance,
-                  raw: str | None = None) -> TimeReading:
+def epoch_reading(
+    millis: Any, offset_minutes: int | None, provenance: TzProvenance, raw: str | None = None
+) -> TimeReading:
     """An epoch in milliseconds (the instant), with the wall clock in `offset_minutes` if known."""
     if isinstance(millis, str) and millis.strip().lstrip("-").isdigit():
         millis = int(millis)
@@ -212,8 +221,13 @@ def epoch_reading(millis: Any, offset_minutes: int | None, provenance: TzProvena
             local = (utc + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError):  # epochs outside the calendar
         return TimeReading(raw=raw if raw is not None else str(millis))
-    return TimeReading(local=local, offset_minutes=offset_minutes, utc=utc,
-                       provenance=provenance, raw=raw if raw is not None else str(millis))
+    return TimeReading(
+        local=local,
+        offset_minutes=offset_minutes,
+        utc=utc,
+        provenance=provenance,
+        raw=raw if raw is not None else str(millis),
+    )
 
 
 # ----------------------------------------------------------------------------- code tables
@@ -222,8 +236,13 @@ def epoch_reading(millis: Any, offset_minutes: int | None, provenance: TzProvena
 _status_of = lru_cache(maxsize=1024)(status_of)
 
 
-def lookup(source: str, table: Mapping[str, str], key: str | None,
-           warnings: list[ParseWarning], what: str = "code") -> tuple[Status, str]:
+def lookup(
+    source: str,
+    table: Mapping[str, str],
+    key: str | None,
+    warnings: list[ParseWarning],
+    what: str = "code",
+) -> tuple[Status, str]:
     """Map a raw code through a table to (status, substatus). Unknown -> unknown.other + warning."""
     if key is not None and key in table:
         sub = table[key]

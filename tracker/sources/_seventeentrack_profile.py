@@ -45,7 +45,6 @@ PACKAGE_STATES: Mapping[str, str] = {
 _LEGACY_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
-
 def answers(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
     answers = []
     for i, entry in enumerate(p.get_list(SOURCE, body, "Json", "$")):
@@ -67,17 +66,20 @@ def _legacy_answer(number: str, entry: dict[str, Any], warnings: list[ParseWarni
     if last is None:
         return answer
     if state is None:
-        warnings.append(ParseWarning(SOURCE, "profile entry without FPackageState: "
-                                     "event status unknown"))
+        warnings.append(
+            ParseWarning(SOURCE, "profile entry without FPackageState: event status unknown")
+        )
         status, substatus = Status.UNKNOWN, "unknown.other"
     elif str(state) == "20":
         status, substatus = Status.UNKNOWN, "unknown.other"
     else:
-        status, substatus = p.lookup(SOURCE, PACKAGE_STATES, str(state), warnings,
-                                     "FPackageState")
+        status, substatus = p.lookup(SOURCE, PACKAGE_STATES, str(state), warnings, "FPackageState")
     answer.status = None if status is Status.UNKNOWN else status_of(substatus)
-    answer.events.append(_legacy_event(number, last, status, substatus,
-                                       raw_state=None if state is None else str(state)))
+    answer.events.append(
+        _legacy_event(
+            number, last, status, substatus, raw_state=None if state is None else str(state)
+        )
+    )
     return answer
 
 
@@ -94,18 +96,27 @@ def _last_event(value: Any, number: str, warnings: list[ParseWarning]) -> dict[s
     return event
 
 
-def _legacy_event(number: str, raw: dict[str, Any], status: Status, substatus: str,
-                  raw_state: str | None) -> SourceEvent:
+def _legacy_event(
+    number: str, raw: dict[str, Any], status: Status, substatus: str, raw_state: str | None
+) -> SourceEvent:
     city, country_raw = p.text(raw.get("c")), p.text(raw.get("d"))
     country = country_code(country_raw)
     text = ", ".join(x for x in (city, country_raw) if x) or None
     when = _legacy_time(raw)
     return SourceEvent(
-        source=SOURCE, source_number=number, status=status, substatus=substatus,
-        raw_description=p.text(raw.get("z")) or "", raw_status=raw_state, raw_code=raw_state,
+        source=SOURCE,
+        source_number=number,
+        status=status,
+        substatus=substatus,
+        raw_description=p.text(raw.get("z")) or "",
+        raw_status=raw_state,
+        raw_code=raw_state,
         location=Location(text=text, city=city, country=country),
-        occurred_local=when.local, utc_offset_minutes=when.offset_minutes, occurred_at=when.utc,
-        tz_provenance=when.provenance, raw_time=when.raw,
+        occurred_local=when.local,
+        utc_offset_minutes=when.offset_minutes,
+        occurred_at=when.utc,
+        tz_provenance=when.provenance,
+        raw_time=when.raw,
     )
 
 

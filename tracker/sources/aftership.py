@@ -110,8 +110,13 @@ def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
         raise ConfigurationError("TRACKER_AFTERSHIP_KEY", "AfterShip needs an API key")
     observations = []
     for number in numbers:
-        response = client.request("GET", "trackings", params={"tracking_numbers": number},
-                                  headers={"as-api-key": client.key}, ok_statuses=(404,))
+        response = client.request(
+            "GET",
+            "trackings",
+            params={"tracking_numbers": number},
+            headers={"as-api-key": client.key},
+            ok_statuses=(404,),
+        )
         observations.append(client.observe(response, [number]))
     return observations
 
@@ -158,8 +163,10 @@ def _trackings(body: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
         return []
     if "trackings" in data:
         items = p.get_list(SOURCE, data, "trackings", "data")
-        return [(p.need(SOURCE, t, f"data.trackings[{i}]", dict), f"data.trackings[{i}]")
-                for i, t in enumerate(items)]
+        return [
+            (p.need(SOURCE, t, f"data.trackings[{i}]", dict), f"data.trackings[{i}]")
+            for i, t in enumerate(items)
+        ]
     if isinstance(data.get("tracking"), dict):
         return [(data["tracking"], "data.tracking")]
     if "tracking_number" in data:
@@ -175,10 +182,18 @@ def _meta_answers(body: dict[str, Any], numbers: Sequence[str]) -> list[Answer]:
     if code in (200, 201) and isinstance(body.get("data"), dict):
         return []  # an empty list: the requested numbers are absent, hence not found
     if isinstance(code, int) and code in META_OUTCOMES:
-        return [Answer(number=n, outcome=META_OUTCOMES[code], status=Status.NOT_FOUND,
-                       message=f"{code}: {message}") for n in numbers]
-    raise UnparseableResponse(SOURCE, f"no tracking and meta.code {code!r} ({message})",
-                              field="meta.code")
+        return [
+            Answer(
+                number=n,
+                outcome=META_OUTCOMES[code],
+                status=Status.NOT_FOUND,
+                message=f"{code}: {message}",
+            )
+            for n in numbers
+        ]
+    raise UnparseableResponse(
+        SOURCE, f"no tracking and meta.code {code!r} ({message})", field="meta.code"
+    )
 
 
 def _answer(tracking: dict[str, Any], path: str, warnings: list[ParseWarning]) -> Answer:
@@ -186,8 +201,11 @@ def _answer(tracking: dict[str, Any], path: str, warnings: list[ParseWarning]) -
     if not number.strip():
         raise UnparseableResponse(SOURCE, "empty number", field=f"{path}.tracking_number")
     tag, subtag = p.text(tracking.get("tag")), p.text(tracking.get("subtag"))
-    answer = Answer(number=number.strip(), ref=p.text(tracking.get("slug")) or
-                    p.text(tracking.get("id")), message=p.text(tracking.get("subtag_message")))
+    answer = Answer(
+        number=number.strip(),
+        ref=p.text(tracking.get("slug")) or p.text(tracking.get("id")),
+        message=p.text(tracking.get("subtag_message")),
+    )
     if tag == STALE_TAG:
         answer.tracking_state = TrackingState.STALE
     elif tag == PENDING_TAG:
@@ -202,18 +220,28 @@ def _answer(tracking: dict[str, Any], path: str, warnings: list[ParseWarning]) -
     return answer
 
 
-def _event(number: str, raw: dict[str, Any], signed_by: str | None,
-           warnings: list[ParseWarning]) -> SourceEvent:
+def _event(
+    number: str, raw: dict[str, Any], signed_by: str | None, warnings: list[ParseWarning]
+) -> SourceEvent:
     tag, subtag = p.text(raw.get("tag")), p.text(raw.get("subtag"))
     status, substatus = p.lookup(SOURCE, CODES, subtag or tag, warnings, "subtag")
     when = p.iso_reading(raw.get("checkpoint_time"))
     return SourceEvent(
-        source=SOURCE, source_number=number, status=status, substatus=substatus,
-        raw_description=p.text(raw.get("message")) or "", raw_status=tag, raw_substatus=subtag,
-        raw_code=p.text(raw.get("raw_tag")), reporting_carrier=p.text(raw.get("slug")),
-        location=_location(raw), occurred_local=when.local,
-        utc_offset_minutes=when.offset_minutes, occurred_at=when.utc,
-        tz_provenance=when.provenance, raw_time=p.text(raw.get("checkpoint_time")),
+        source=SOURCE,
+        source_number=number,
+        status=status,
+        substatus=substatus,
+        raw_description=p.text(raw.get("message")) or "",
+        raw_status=tag,
+        raw_substatus=subtag,
+        raw_code=p.text(raw.get("raw_tag")),
+        reporting_carrier=p.text(raw.get("slug")),
+        location=_location(raw),
+        occurred_local=when.local,
+        utc_offset_minutes=when.offset_minutes,
+        occurred_at=when.utc,
+        tz_provenance=when.provenance,
+        raw_time=p.text(raw.get("checkpoint_time")),
         signed_by=signed_by if status is Status.DELIVERED else None,
     )
 
@@ -240,8 +268,11 @@ def _read_location(name: Any, iso3: Any, region: Any, text: Any, city: Any, stat
     if name and not country_code(name) and not text:
         text = name
     return Location(
-        text=text, city=p.text(city), state=p.text(state),
-        postal_code=p.text(postal_code) or p.text(zip_code), country=country,
+        text=text,
+        city=p.text(city),
+        state=p.text(state),
+        postal_code=p.text(postal_code) or p.text(zip_code),
+        country=country,
     )
 
 

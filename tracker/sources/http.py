@@ -168,8 +168,14 @@ class SourceClient:
     ) -> requests.Response:
         try:
             response = self.session.request(
-                method, self.url(path), params=params, json=json, data=data,
-                headers=dict(headers or {}), timeout=self.timeout, stream=True,
+                method,
+                self.url(path),
+                params=params,
+                json=json,
+                data=data,
+                headers=dict(headers or {}),
+                timeout=self.timeout,
+                stream=True,
                 allow_redirects=False,
             )
             self._read_capped(response)
@@ -201,13 +207,15 @@ class SourceClient:
             return
         snippet = response.text[:200].strip()
         if code == 429:
-            raise RateLimited(self.source, "HTTP 429",
-                              parse_retry_after(response.headers.get("Retry-After")))
+            raise RateLimited(
+                self.source, "HTTP 429", parse_retry_after(response.headers.get("Retry-After"))
+            )
         if code in (401, 403):
             raise SourceAuthError(self.source, f"HTTP {code}: credentials refused: {snippet}")
         if code == 503 and response.headers.get("Retry-After"):
-            raise RateLimited(self.source, "HTTP 503",
-                              parse_retry_after(response.headers.get("Retry-After")))
+            raise RateLimited(
+                self.source, "HTTP 503", parse_retry_after(response.headers.get("Retry-After"))
+            )
         if code >= 500:
             raise SourceUnavailable(self.source, f"HTTP {code}: {snippet}")
         raise SourceRequestRejected(self.source, f"HTTP {code}: {snippet}", status_code=code)

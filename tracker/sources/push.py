@@ -39,8 +39,9 @@ def verify_17track(raw: bytes, sign_header: str, api_key: str) -> bool:
     if not sign_header or not api_key:
         return False
     expected = hashlib.sha256(raw + b"/" + api_key.encode("utf-8")).hexdigest()
-    return hmac.compare_digest(expected.encode("ascii"),
-                               sign_header.strip().lower().encode("utf-8", "replace"))
+    return hmac.compare_digest(
+        expected.encode("ascii"), sign_header.strip().lower().encode("utf-8", "replace")
+    )
 
 
 def verify_aftership(raw: bytes, header_b64: str, secret: str) -> bool:
@@ -73,5 +74,10 @@ def push_observation(source: str, raw_body: bytes, received_at: datetime) -> Obs
         body = orjson.loads(raw_body)
     except orjson.JSONDecodeError:
         body = None
-    return Observation(source=source, payload=text, fetched_at=received_at,
-                       numbers=_NUMBERS[source](body), content_type="application/json")
+    return Observation(
+        source=source,
+        payload=text,
+        fetched_at=received_at,
+        numbers=_NUMBERS[source](body),
+        content_type="application/json",
+    )

@@ -123,9 +123,13 @@ def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
         raise ConfigurationError("TRACKER_17TRACK_KEY", "17TRACK needs an API key")
     observations = []
     for start in range(0, len(numbers), SPEC.batch_size):
-        batch = list(numbers[start:start + SPEC.batch_size])
-        response = client.request("POST", "gettrackinfo", json=[{"number": n} for n in batch],
-                                  headers={"17token": client.key})
+        batch = list(numbers[start : start + SPEC.batch_size])
+        response = client.request(
+            "POST",
+            "gettrackinfo",
+            json=[{"number": n} for n in batch],
+            headers={"17token": client.key},
+        )
         observations.append(client.observe(response, batch))
     return observations
 
@@ -157,19 +161,23 @@ def _answers(observation: Observation, body: Any) -> tuple[list[Answer], list[Pa
         return profile.answers(body, warnings), warnings
     if "code" in body and "data" in body:
         return _v2(body, warnings), warnings
-    raise UnparseableResponse(SOURCE, "neither gettrackinfo, webhook nor profile shape",
-                              observation.text, field="$")
+    raise UnparseableResponse(
+        SOURCE, "neither gettrackinfo, webhook nor profile shape", observation.text, field="$"
+    )
 
 
 def _v2(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
     data = body.get("data")
     if body.get("code") != 0:
         errors = data.get("errors") if isinstance(data, dict) else None
-        raise UnparseableResponse(SOURCE, f"call failed with code {body.get('code')!r}: "
-                                  f"{errors!r}", field="code")
+        raise UnparseableResponse(
+            SOURCE, f"call failed with code {body.get('code')!r}: {errors!r}", field="code"
+        )
     data = p.get_dict(SOURCE, body, "data", "$")
-    answers = [_accepted(p.need(SOURCE, item, f"data.accepted[{i}]", dict), warnings)
-               for i, item in enumerate(p.get_list(SOURCE, data, "accepted", "data"))]
+    answers = [
+        _accepted(p.need(SOURCE, item, f"data.accepted[{i}]", dict), warnings)
+        for i, item in enumerate(p.get_list(SOURCE, data, "accepted", "data"))
+    ]
     for i, item in enumerate(p.get_list(SOURCE, data, "rejected", "data")):
         answers.append(_rejected(p.need(SOURCE, item, f"data.rejected[{i}]", dict), i))
     return answers
@@ -186,30 +194,48 @@ def _rejected(item: dict[str, Any], index: int) -> Answer:
     number = _number(item, f"data.rejected[{index}]")
     error = sub(item, "error")
     code = error.get("code")
-    outcome, state = REJECTED.get(code, (Outcome.NOT_FOUND, TrackingState.ACTIVE)) \
-        if isinstance(code, int) else (Outcome.NOT_FOUND, TrackingState.ACTIVE)
-    return Answer(number=number, outcome=outcome, tracking_state=state,
-                  status=Status.NOT_FOUND, message=f"{code}: {p.text(error.get('message'))}")
+    outcome, state = (
+        REJECTED.get(code, (Outcome.NOT_FOUND, TrackingState.ACTIVE))
+        if isinstance(code, int)
+        else (Outcome.NOT_FOUND, TrackingState.ACTIVE)
+    )
+    return Answer(
+        number=number,
+        outcome=outcome,
+        tracking_state=state,
+        status=Status.NOT_FOUND,
+        message=f"{code}: {p.text(error.get('message'))}",
+    )
 
 
 def _webhook(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
     event = body.get("event")
     data = p.get_dict(SOURCE, body, "data", "$")
     if event == "TRACKING_STOPPED":
-        return [Answer(number=_number(data, "data"), tracking_state=TrackingState.STOPPED,
-                       message="tracking stopped by 17TRACK")]
+        return [
+            Answer(
+                number=_number(data, "data"),
+                tracking_state=TrackingState.STOPPED,
+                message="tracking stopped by 17TRACK",
+            )
+        ]
     if event == "TRACKING_UPDATED":
         return [_accepted(data, warnings, path="data")]
     raise UnparseableResponse(SOURCE, f"unknown webhook event {event!r}", field="event")
 
 
-def _accepted(item: dict[str, Any], warnings: list[ParseWarning],
-              path: str = "data.accepted[]") -> Answer:
+def _accepted(
+    item: dict[str, Any], warnings: list[ParseWarning], path: str = "data.accepted[]"
+) -> Answer:
     number = _number(item, path)
     info = item.get("track_info")
     if info is None:
-        return Answer(number=number, outcome=Outcome.NOT_FOUND,
-                      tracking_state=TrackingState.PENDING, message="no track_info yet")
+        return Answer(
+            number=number,
+            outcome=Outcome.NOT_FOUND,
+            tracking_state=TrackingState.PENDING,
+            message="no track_info yet",
+        )
     info = p.need(SOURCE, info, f"{path}.track_info", dict)
     latest = sub(info, "latest_status")
     answer = _summary(number, latest, warnings)
@@ -237,8 +263,13 @@ def _summary(number: str, latest: Mapping[str, Any], warnings: list[ParseWarning
     code = sub
     if canonical is Status.NOT_FOUND:
         outcome = Outcome.INVALID if code == "NotFound_InvalidCode" else Outcome.NOT_FOUND
-        return Answer(number=number, outcome=outcome, tracking_state=TrackingState.PENDING,
-                      status=canonical, message=p.text(latest.get("sub_status_descr")))
+        return Answer(
+            number=number,
+            outcome=outcome,
+            tracking_state=TrackingState.PENDING,
+            status=canonical,
+            message=p.text(latest.get("sub_status_descr")),
+        )
     return Answer(number=number, status=canonical)
 
 
@@ -252,23 +283,44 @@ def _country_of(address: Any) -> str | None:
     return country_code(address.get("country")) if isinstance(address, dict) else None
 
 
-def _event(number: str, carrier: str | None, raw: dict[str, Any],
-           route: tuple[str | None, str | None], warnings: list[ParseWarning]) -> SourceEvent:
+def _event(
+    number: str,
+    carrier: str | None,
+    raw: dict[str, Any],
+    route: tuple[str | None, str | None],
+    warnings: list[ParseWarning],
+) -> SourceEvent:
     sub, stage = raw.get("sub_status"), raw.get("stage")
     location = _location(raw)
-    code, table, what = (sub, CODES, "sub_status") if isinstance(sub, str) and sub else (
-        (stage, STAGES, "stage") if isinstance(stage, str) and stage else (None, CODES,
-                                                                           "sub_status"))
+    code, table, what = (
+        (sub, CODES, "sub_status")
+        if isinstance(sub, str) and sub
+        else (
+            (stage, STAGES, "stage")
+            if isinstance(stage, str) and stage
+            else (None, CODES, "sub_status")
+        )
+    )
     if code in AT_ORIGIN and location.country and location.country == route[0] != route[1]:
         table = AT_ORIGIN
     status, substatus = p.lookup(SOURCE, table, code, warnings, what)
     when = _time(raw, warnings)
     return SourceEvent(
-        source=SOURCE, source_number=number, status=status, substatus=substatus,
-        raw_description=_description(raw), raw_status=p.text(stage), raw_substatus=p.text(sub),
-        raw_code=code, reporting_carrier=carrier, location=location,
-        occurred_local=when.local, utc_offset_minutes=when.offset_minutes, occurred_at=when.utc,
-        tz_provenance=when.provenance, raw_time=when.raw,
+        source=SOURCE,
+        source_number=number,
+        status=status,
+        substatus=substatus,
+        raw_description=_description(raw),
+        raw_status=p.text(stage),
+        raw_substatus=p.text(sub),
+        raw_code=code,
+        reporting_carrier=carrier,
+        location=location,
+        occurred_local=when.local,
+        utc_offset_minutes=when.offset_minutes,
+        occurred_at=when.utc,
+        tz_provenance=when.provenance,
+        raw_time=when.raw,
     )
 
 
@@ -299,8 +351,13 @@ def _read_location(text_raw: Any, country_raw: Any, city: Any, state: Any,
     text = p.text(text_raw)
     if country_raw and not country and not text:
         text = country_raw  # a country name: the name helper reads it later
-    return Location(text=text, city=p.text(city), state=p.text(state),
-                    postal_code=p.text(postal_code), country=country)
+    return Location(
+        text=text,
+        city=p.text(city),
+        state=p.text(state),
+        postal_code=p.text(postal_code),
+        country=country,
+    )
 
 
 # Scans of one route repeat the same few places: read each once (a Location is a frozen value;
@@ -318,13 +375,19 @@ def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading
     local_raw = _raw_reading(raw.get("time_raw"))  # only needed when the ISO fields fall short
     local = iso.local or local_raw.local
     if iso.utc and utc.utc:
-        warnings.append(ParseWarning(SOURCE, f"time_iso {raw.get('time_iso')} and time_utc "
-                                     f"{raw.get('time_utc')} disagree; kept time_utc"))
+        warnings.append(
+            ParseWarning(
+                SOURCE,
+                f"time_iso {raw.get('time_iso')} and time_utc "
+                f"{raw.get('time_utc')} disagree; kept time_utc",
+            )
+        )
     if utc.utc:
         return p.TimeReading(local, None, utc.utc, TzProvenance.AGGREGATOR_UTC, raw_text)
     if local_raw.utc:
-        return p.TimeReading(local_raw.local, local_raw.offset_minutes, local_raw.utc,
-                             local_raw.provenance, raw_text)
+        return p.TimeReading(
+            local_raw.local, local_raw.offset_minutes, local_raw.utc, local_raw.provenance, raw_text
+        )
     return p.TimeReading(local, None, None, TzProvenance.UNKNOWN, raw_text)
 
 
