@@ -33,7 +33,7 @@ def test_orders_help_lists_add_import_show() -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("serve",), ("api",), ("lookup", "LP00512345678901"), ("tokens", "create", "ci"),
+    ("api",), ("lookup", "LP00512345678901"), ("tokens", "create", "ci"),
     ("orders", "show", "A-1"), ("webhooks", "add", "https://example.com/hook"),
 ])
 def test_commands_not_built_yet_say_so_and_fail(args: tuple[str, ...]) -> None:

@@ -160,13 +160,17 @@ def test_each_alert_type_reads_as_one_line(doc: dict[str, object], expected: str
     assert summary(doc) == expected
 
 
-def test_python_m_runs_it_until_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["-m", "tracker.receiver"], ["-m", "tracker.cli", "receiver"]],
+    ids=["python-m", "tracker-receiver"],
+)
+def test_it_runs_as_a_command_until_sigint(tmp_path: Path, command: list[str]) -> None:
     record = tmp_path / "got.jsonl"
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "tracker.receiver",
+            *command,
             "--port",
             "0",
             "--secret",
@@ -197,7 +201,7 @@ def test_python_m_runs_it_until_sigint(tmp_path: Path) -> None:
 
 def test_a_malformed_secret_stops_it_with_one_line() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tracker.receiver", "--port", "0", "--secret", "nope"],
+        [sys.executable, "-m", "tracker.cli", "receiver", "--port", "0", "--secret", "nope"],
         capture_output=True,
         text=True,
         timeout=30,

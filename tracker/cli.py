@@ -66,8 +66,21 @@ def cli() -> None:
 @clean_errors
 def serve() -> None:
     """Run api + worker + beat for one machine (configured database and Redis)."""
-    _settings()
-    _not_yet("tracker serve (api + worker + beat)", 6)
+    from tracker.serve import serve as run_serve
+
+    sys.exit(run_serve(_settings()))
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def receiver(args: Sequence[str]) -> None:
+    """A local webhook receiver that verifies and prints alerts (--port, --secret, --record)."""
+    from tracker.receiver import main as receiver_main
+
+    sys.exit(receiver_main(list(args)))
 
 
 @cli.command()
