@@ -58,6 +58,12 @@ def _error(doc: dict[str, Any]) -> ScenarioError:
             "xml",
         ),
         ({"number": None}, "parcels[0].number", "required"),
+        ({"jorney": []}, "parcels[0].jorney", "unknown key"),
+        (
+            {"journey": [{"kind": "delivered", "at": 1, "wen": 2}]},
+            "parcels[0].journey[0].wen",
+            "unknown key",
+        ),
     ],
 )
 def test_a_bad_parcel_names_its_field(change: dict[str, Any], field: str, words: str) -> None:

@@ -13,9 +13,14 @@ class ScenarioError(ValidationError):
     """A scenario file that can't be used; `field` is the JSON path of the problem."""
 
 
-def _obj(value: Any, path: str) -> dict[str, Any]:
+def _obj(value: Any, path: str, keys: frozenset[str] | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ScenarioError(path, f"expected an object, got {_kind(value)}")
+    unknown = sorted(set(value) - keys) if keys is not None else []
+    if unknown:
+        raise ScenarioError(
+            _join(path, unknown[0]), f"unknown key (known: {', '.join(sorted(keys or ()))})"
+        )
     return value
 
 

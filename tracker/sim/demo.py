@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from tracker.sim import synthetic as syn
@@ -131,7 +132,32 @@ def parcels() -> list[tuple[SimParcel, int]]:
     collected = (*_j(8, 18, end="station_signed"), Step("picked_up_by_recipient", 8 * DAY + 500))
     out.append((_parcel(len(out), "lyon", collected), 40))
     out.extend(_fakes(len(out)))
-    return out
+    return [(replace(p, note=note), days) for (p, days), note in zip(out, NOTES, strict=True)]
+
+
+# What each demo parcel shows, in order; tests read the "fake:" ones as must-be-suspect.
+NOTES = (
+    *["clean delivery"] * 12,
+    *["in transit"] * 5,
+    "overdue: still travelling",
+    "overdue: stuck after import customs",
+    "overdue: held by customs",
+    "stalled after arrival",
+    "stalled after departure",
+    "stalled at the last-mile hand-over",
+    "left at a pickup station (not delivered)",
+    "collected at a pickup point",
+    "fake: delivered in another country",
+    "fake: delivered before it left the origin",
+    "fake: movement after delivery",
+    "fake: aggregators say delivered, the last mile does not",
+    "fake: delivered code whose text says not delivered",
+    "fake: answer for another number",
+    "fake: pickup-station signing shown as delivered",
+    "returned to sender",
+    "lost",
+    "clean delivery, slow USPS answers",
+)
 
 
 def _fakes(first: int) -> list[tuple[SimParcel, int]]:

@@ -117,6 +117,7 @@ class SimParcel:
     carrier: str | None = None  # the last-mile carrier's name (codes.CARRIERS)
     overrides: Mapping[str, tuple[Op, ...]] = field(default_factory=dict)
     behaviours: tuple[Behaviour, ...] = ()
+    note: str | None = None  # what the parcel shows (e.g. which fake), for people and tests
 
     def number_at(self, source: str) -> str:
         return self.numbers.get(source, self.number)
@@ -173,6 +174,56 @@ class Scenario:
         return iter(self.parcels.values())
 
 
+# The keys each object may have: anything else is a typo worth naming ("jorney").
+_SCENARIO_KEYS = frozenset(
+    {"name", "start", "start_offset_hours", "speed", "behaviours", "parcels", "orders", "note"}
+)
+_PARCEL_KEYS = frozenset(
+    {
+        "number",
+        "sources",
+        "numbers",
+        "carrier",
+        "origin",
+        "destination",
+        "journey",
+        "overrides",
+        "behaviours",
+        "note",
+    }
+)
+_PLACE_KEYS = frozenset({"country", "city", "postal_code", "state", "tz"})
+_STEP_KEYS = frozenset({"kind", "at", "location", "text"})
+_OP_KEYS = frozenset({"op", "kind", "kinds", "event", "location", "text", "at", "number", "to"})
+_BEHAVIOUR_KEYS = frozenset(
+    {
+        "kind",
+        "source",
+        "number",
+        "every",
+        "after",
+        "count",
+        "during",
+        "ms",
+        "retry_after",
+        "status",
+        "seconds",
+        "body",
+    }
+)
+_ORDER_KEYS = frozenset(
+    {
+        "id",
+        "tracking_numbers",
+        "destination",
+        "shipped_at",
+        "promised_by",
+        "timezone",
+        "marketplace",
+    }
+)
+
+
 # ----------------------------------------------------------------------------- loading
 
 
@@ -190,7 +241,7 @@ def load(path: str | Path | None) -> Scenario:
 
 def from_dict(raw: Any, name: str = "scenario") -> Scenario:
     """Validate a decoded scenario; errors name the JSON path (`parcels[2].journey[0].kind`)."""
-    doc = _obj(raw, "$")
+    doc = _obj(raw, "$", _SCENARIO_KEYS)
     parcels: dict[str, SimParcel] = {}
     for i, item in enumerate(_list(doc, "parcels", "$")):
         parcel = _parcel(item, f"parcels[{i}]")
@@ -215,7 +266,7 @@ def from_dict(raw: Any, name: str = "scenario") -> Scenario:
 
 
 def _parcel(raw: Any, path: str) -> SimParcel:
-    doc = _obj(raw, path)
+    doc = _obj(raw, path, _PARCEL_KEYS)
     sources = tuple(_str_list(doc, "sources", path) or ["17track", "cainiao"])
     for j, source in enumerate(sources):
         _choice(source, SIM_SOURCES, f"{path}.sources[{j}]")
@@ -246,11 +297,12 @@ def _parcel(raw: Any, path: str) -> SimParcel:
             _behaviour(b, f"{path}.behaviours[{k}]")
             for k, b in enumerate(_list(doc, "behaviours", path))
         ),
+        note=_str(doc, "note", path),
     )
 
 
 def _place(raw: Any, path: str) -> Place:
-    doc = _obj(raw, path)
+    doc = _obj(raw, path, _PLACE_KEYS)
     country = _str(doc, "country", path, required=True) or ""
     _choice(country, COUNTRIES, f"{path}.country")
     tz = _str(doc, "tz", path)
@@ -266,7 +318,7 @@ def _place(raw: Any, path: str) -> Place:
 
 
 def _step(raw: Any, path: str) -> Step:
-    doc = _obj(raw, path)
+    doc = _obj(raw, path, _STEP_KEYS)
     kind = _str(doc, "kind", path, required=True) or ""
     _choice(kind, KINDS, f"{path}.kind")
     location = doc.get("location")
@@ -279,7 +331,7 @@ def _step(raw: Any, path: str) -> Step:
 
 
 def _op(raw: Any, path: str) -> Op:
-    doc = _obj(raw, path)
+    doc = _obj(raw, path, _OP_KEYS)
     op = _str(doc, "op", path, required=True) or ""
     _choice(op, OPS, f"{path}.op")
     kinds = _str_list(doc, "kinds", path)
@@ -318,7 +370,7 @@ def _op(raw: Any, path: str) -> Op:
 
 
 def _behaviour(raw: Any, path: str) -> Behaviour:
-    doc = _obj(raw, path)
+    doc = _obj(raw, path, _BEHAVIOUR_KEYS)
     kind = _str(doc, "kind", path, required=True) or ""
     _choice(kind, BEHAVIOURS, f"{path}.kind")
     source = _str(doc, "source", path)
@@ -359,7 +411,7 @@ def _behaviour(raw: Any, path: str) -> Behaviour:
 
 
 def _order(raw: Any, path: str) -> SimOrder:
-    doc = _obj(raw, path)
+    doc = _obj(raw, path, _ORDER_KEYS)
     shipped = doc.get("shipped_at", 0)
     promised = doc.get("promised_by")
     if not isinstance(promised, int | float | str) or isinstance(promised, bool):
