@@ -224,3 +224,25 @@ def test_a_synthetic_scenario_is_served_by_name() -> None:
         number = next(iter(sim.scenario.parcels))
         module = _cainiao(sim, f"{number},LP04999999999999CN").json()["module"]
         assert module[0]["detailList"] and module[1]["detailList"] == []
+
+
+def test_aftership_create_then_get_by_id(sim: SimServer) -> None:
+    base = sim.url("aftership") + "/tracking/2024-04/trackings"
+    created = requests.post(base, json={"tracking_number": NUMBER, "slug": "usps"}, timeout=5)
+    assert created.status_code == 201
+    tracking = created.json()["data"]
+    fetched = requests.get(f"{base}/{tracking['id']}", timeout=5).json()["data"]
+    assert fetched["tracking_number"] == NUMBER
+    assert fetched["checkpoints"][-1]["tag"] == "Delivered"
+    pending = requests.post(base, json={"tracking_number": "NOPE1"}, timeout=5).json()["data"]
+    assert pending["tag"] == "Pending"
+    missing = requests.post(base, json={"slug": "usps"}, timeout=5)
+    assert missing.status_code == 400 and missing.json()["meta"]["code"] == 4005
+
+
+def test_seventeentrack_refuses_bad_bodies_and_big_batches(sim: SimServer) -> None:
+    url = sim.url("17track") + "/gettrackinfo"
+    assert requests.post(url, data=b"[{", timeout=5).status_code == 400
+    assert requests.post(url, json={"number": NUMBER}, timeout=5).status_code == 400
+    big = requests.post(url, json=[{"number": f"N{i}"} for i in range(41)], timeout=5).json()
+    assert big["data"]["errors"][0]["code"] == -18010014
