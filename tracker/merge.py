@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from tracker.model import Location, SourceEvent, Status, Timeline, TimelineEvent
 
@@ -69,11 +69,14 @@ def merge(events: Iterable[SourceEvent], numbers: Sequence[str]) -> Timeline:
 class _Item:
     """A source event with the keys merging compares, computed once."""
 
-    __slots__ = ("city", "country", "desc", "event", "key", "local", "pos", "specific", "ts")
+    __slots__ = ("city", "country", "desc", "event", "key", "local", "minute", "pos", "quality",
+                 "specific", "ts")  # fmt: skip
 
     def __init__(self, event: SourceEvent) -> None:
         self.event = event
         self.ts: float | None = event.occurred_at.timestamp() if event.occurred_at else None
+        self.minute = int(self.ts // 60) if self.ts is not None else None  # what votes count
+        self.quality = event.tz_provenance.quality
         local = event.occurred_local
         self.local: datetime | None = local.replace(second=0, microsecond=0) if local else None
         self.country = event.location.country
@@ -82,9 +85,6 @@ class _Item:
         self.desc = _words(event.raw_description)
         self.key = _content_key(event, self.ts)
         self.pos = 0  # index in its status bucket, set when clustering
-
-    def sort_key(self) -> tuple[Any, ...]:
-        return self.key
 
 
 _KEY = attrgetter("key")  # the canonical order (a C getter: sorting is hot)
@@ -173,16 +173,18 @@ class _Cluster:
             items = sorted(items, key=_KEY)
             # The best time-zone provenance wins; among equals, the instant most sources agree
             # on (an aggregator that re-stamped a scan is outvoted by the carrier and the others).
-            votes = Counter(int(i.ts // 60) for i in items if i.ts is not None)
-            ranked = sorted(
-                items, key=lambda i: (-i.event.tz_provenance.quality, -_votes(votes, i), i.key)
-            )
+            votes: dict[int | None, int] = {}
+            for i in items:
+                votes[i.minute] = votes.get(i.minute, 0) + 1
+            votes[None] = 0  # an event without an instant gets no votes
+            ranked = sorted(items, key=lambda i: (-i.quality, -votes[i.minute], i.key))
         else:
             ranked = items  # one member (most events of a single-source timeline): no vote
-        members = [i.event for i in items]
+        members = tuple(i.event for i in items)
         best = ranked[0].event
         status = best.status
-        substatus = next((i.specific for i in ranked if i.specific), status.sub("other"))
+        substatus = next((i.specific for i in ranked if i.specific), None) or status.sub("other")
+        sources, numbers, raw_codes, carriers = _distinct_fields(members)
         merged = TimelineEvent(
             id=_event_id(group, substatus, best, self.country, self.city),
             status=status,
@@ -193,17 +195,13 @@ class _Cluster:
             occurred_local=best.occurred_local,
             utc_offset_minutes=best.utc_offset_minutes,
             tz_provenance=best.tz_provenance,
-            sources=_distinct_of(members, "source"),
-            numbers=_distinct_of(members, "source_number"),
-            raw_codes=_distinct_of(members, "raw_code"),
-            reporting_carriers=_distinct_of(members, "reporting_carrier"),
-            members=tuple(members),
+            sources=sources,
+            numbers=numbers,
+            raw_codes=raw_codes,
+            reporting_carriers=carriers,
+            members=members,
         )
         return merged, items[0].key
-
-
-def _votes(votes: Counter[int], item: _Item) -> int:
-    return votes[int(item.ts // 60)] if item.ts is not None else 0
 
 
 def _agree(a: str | None, b: str | None) -> bool:
@@ -247,16 +245,29 @@ def _first(values: Iterable[str]) -> str:
     return next((v for v in values if v), "")
 
 
-def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(sorted({v for v in values if v}))
+_Distinct = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
-def _distinct_of(members: Sequence[SourceEvent], name: str) -> tuple[str, ...]:
-    """`_distinct` of one field of the members (the one-member case without building a set)."""
-    if len(members) == 1:
-        value = getattr(members[0], name)
-        return (value,) if value else ()
-    return _distinct(getattr(m, name) for m in members)
+def _distinct_fields(members: Sequence[SourceEvent]) -> _Distinct:
+    """The members' distinct sources, numbers, raw codes and carriers, in one pass (this runs
+    for every merged event)."""
+    sources: set[str | None] = set()
+    numbers: set[str | None] = set()
+    codes: set[str | None] = set()
+    carriers: set[str | None] = set()
+    for m in members:
+        sources.add(m.source)
+        numbers.add(m.source_number)
+        codes.add(m.raw_code)
+        carriers.add(m.reporting_carrier)
+    return _present(sources), _present(numbers), _present(codes), _present(carriers)
+
+
+def _present(values: set[str | None]) -> tuple[str, ...]:
+    """The non-empty values, sorted."""
+    values.discard(None)
+    values.discard("")
+    return tuple(sorted(cast(set[str], values)))
 
 
 def _merged_location(best: SourceEvent, members: Sequence[SourceEvent]) -> Location:
