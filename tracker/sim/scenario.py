@@ -23,7 +23,11 @@ so a demo can watch parcels move. Events later than the simulated now are not sh
 An `op` rewrites one source's copy of the journey (the fakes): `drop` {kinds}, `add` {event},
 `relocate` {kind, location}, `retext` {kind, text}, `retime` {kind, at}, `relabel` {kind, to}
 (another kind: a station signing that an aggregator calls delivered), `answer_as` {number}.
-A behaviour (see `behaviour.py`) makes a source slow, rate-limited, failing, hanging or garbled.
+A behaviour (see `behaviour.py`) makes a source slow, rate-limited, failing, hanging or garbled:
+`{"kind": "delay" | "rate_limit" | "error" | "hang" | "malformed", "source"?, "number"?,
+"every"? | "after"? + "count"? | "during"? [s0, s1], "ms", "retry_after", "status" (5xx),
+"seconds", "body": "html" | "truncated" | "empty"}`. Journey kinds are `codes.KINDS`; a parcel
+may carry a free-text `note` (what it shows). Unknown keys are errors, named by JSON path.
 """
 
 from __future__ import annotations
@@ -35,103 +39,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.sim._fields import ScenarioError as ScenarioError  # re-exported
-from tracker.sim._fields import (
-    _check_zone,
-    _choice,
-    _instant,
-    _list,
-    _need_str,
-    _num,
-    _obj,
-    _str,
-    _str_list,
-)
-from tracker.sim.codes import COUNTRIES, KINDS, SIM_SOURCES
+from tracker.sim import _schema
+from tracker.sim._fields import ScenarioError, _instant, _list, _num, _obj, _str
+from tracker.sim.types import Behaviour, Op, Place, SimOrder, SimParcel, Step
 
-OPS = ("drop", "add", "relocate", "retext", "retime", "relabel", "answer_as")
-BEHAVIOURS = ("delay", "rate_limit", "error", "hang", "malformed")
-MALFORMED_BODIES = ("html", "truncated", "empty")
+__all__ = [
+    "DEMO_PATH",
+    "Behaviour",
+    "Finder",
+    "Op",
+    "Place",
+    "Scenario",
+    "ScenarioError",
+    "SimOrder",
+    "SimParcel",
+    "Step",
+    "from_dict",
+    "load",
+]
+
 DEMO_PATH = Path(__file__).parent / "scenarios" / "demo.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    country: str
-    city: str | None = None
-    postal_code: str | None = None
-    state: str | None = None
-    tz: str | None = None  # IANA zone; defaults to the country's representative zone
-
-    @property
-    def zone(self) -> str:
-        return self.tz or COUNTRIES[self.country][2]
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One event of a journey: a canonical kind, hours after the start, where, what it says."""
-
-    kind: str
-    at: float
-    location: Place | None = None
-    text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    op: str
-    kinds: tuple[str, ...] = ()
-    event: Step | None = None
-    location: Place | None = None
-    text: str | None = None
-    at: float | None = None
-    number: str | None = None
-    to: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Behaviour:
-    kind: str
-    source: str | None = None
-    number: str | None = None
-    every: int | None = None  # every Nth matching request
-    after: int = 0  # skip the first `after` matching requests...
-    count: int | None = None  # ...then apply to `count` of them (None: all)
-    during: tuple[float, float] | None = None  # seconds since server start or reset
-    ms: int = 0  # delay
-    retry_after: int = 1  # rate_limit
-    status: int = 503  # error
-    seconds: float = 30.0  # hang
-    body: str = "html"  # malformed
-
-
-@dataclass(frozen=True, slots=True)
-class SimParcel:
-    number: str
-    sources: tuple[str, ...]
-    origin: Place
-    destination: Place
-    journey: tuple[Step, ...]
-    numbers: Mapping[str, str] = field(default_factory=dict)  # source -> its own number
-    carrier: str | None = None  # the last-mile carrier's name (codes.CARRIERS)
-    overrides: Mapping[str, tuple[Op, ...]] = field(default_factory=dict)
-    behaviours: tuple[Behaviour, ...] = ()
-    note: str | None = None  # what the parcel shows (e.g. which fake), for people and tests
-
-    def number_at(self, source: str) -> str:
-        return self.numbers.get(source, self.number)
-
-
-@dataclass(frozen=True, slots=True)
-class SimOrder:
-    id: str
-    tracking_numbers: tuple[str, ...]
-    destination: Place
-    shipped_at: float | datetime  # hours after start, or an instant
-    promised_by: float | str  # days after shipping, or an ISO date / datetime
-    timezone: str = "UTC"
-    marketplace: str = "aliexpress"
 
 
 Finder = Callable[[str, str], SimParcel | None]
@@ -174,56 +101,6 @@ class Scenario:
         return iter(self.parcels.values())
 
 
-# The keys each object may have: anything else is a typo worth naming ("jorney").
-_SCENARIO_KEYS = frozenset(
-    {"name", "start", "start_offset_hours", "speed", "behaviours", "parcels", "orders", "note"}
-)
-_PARCEL_KEYS = frozenset(
-    {
-        "number",
-        "sources",
-        "numbers",
-        "carrier",
-        "origin",
-        "destination",
-        "journey",
-        "overrides",
-        "behaviours",
-        "note",
-    }
-)
-_PLACE_KEYS = frozenset({"country", "city", "postal_code", "state", "tz"})
-_STEP_KEYS = frozenset({"kind", "at", "location", "text"})
-_OP_KEYS = frozenset({"op", "kind", "kinds", "event", "location", "text", "at", "number", "to"})
-_BEHAVIOUR_KEYS = frozenset(
-    {
-        "kind",
-        "source",
-        "number",
-        "every",
-        "after",
-        "count",
-        "during",
-        "ms",
-        "retry_after",
-        "status",
-        "seconds",
-        "body",
-    }
-)
-_ORDER_KEYS = frozenset(
-    {
-        "id",
-        "tracking_numbers",
-        "destination",
-        "shipped_at",
-        "promised_by",
-        "timezone",
-        "marketplace",
-    }
-)
-
-
 # ----------------------------------------------------------------------------- loading
 
 
@@ -241,14 +118,14 @@ def load(path: str | Path | None) -> Scenario:
 
 def from_dict(raw: Any, name: str = "scenario") -> Scenario:
     """Validate a decoded scenario; errors name the JSON path (`parcels[2].journey[0].kind`)."""
-    doc = _obj(raw, "$", _SCENARIO_KEYS)
+    doc = _obj(raw, "$", _schema.SCENARIO_KEYS)
     parcels: dict[str, SimParcel] = {}
     for i, item in enumerate(_list(doc, "parcels", "$")):
-        parcel = _parcel(item, f"parcels[{i}]")
+        parcel = _schema.parcel(item, f"parcels[{i}]")
         if parcel.number in parcels:
             raise ScenarioError(f"parcels[{i}].number", f"duplicate number {parcel.number!r}")
         parcels[parcel.number] = parcel
-    orders = [_order(o, f"orders[{i}]") for i, o in enumerate(_list(doc, "orders", "$"))]
+    orders = [_schema.order(o, f"orders[{i}]") for i, o in enumerate(_list(doc, "orders", "$"))]
     speed = _num(doc, "speed", "$", default=1.0)
     if speed <= 0:
         raise ScenarioError("speed", "must be positive")
@@ -257,177 +134,10 @@ def from_dict(raw: Any, name: str = "scenario") -> Scenario:
         parcels=parcels,
         orders=tuple(orders),
         behaviours=tuple(
-            _behaviour(b, f"behaviours[{i}]") for i, b in enumerate(_list(doc, "behaviours", "$"))
+            _schema.behaviour(b, f"behaviours[{i}]")
+            for i, b in enumerate(_list(doc, "behaviours", "$"))
         ),
         start=_instant(doc.get("start"), "start") if doc.get("start") is not None else None,
         start_offset_hours=_num(doc, "start_offset_hours", "$", default=0.0),
         speed=speed,
-    )
-
-
-def _parcel(raw: Any, path: str) -> SimParcel:
-    doc = _obj(raw, path, _PARCEL_KEYS)
-    sources = tuple(_str_list(doc, "sources", path) or ["17track", "cainiao"])
-    for j, source in enumerate(sources):
-        _choice(source, SIM_SOURCES, f"{path}.sources[{j}]")
-    numbers = _obj(doc.get("numbers", {}), f"{path}.numbers")
-    for source, num in numbers.items():
-        _choice(source, SIM_SOURCES, f"{path}.numbers.{source}")
-        _need_str(num, f"{path}.numbers.{source}")
-    overrides = _obj(doc.get("overrides", {}), f"{path}.overrides")
-    return SimParcel(
-        number=_str(doc, "number", path, required=True) or "",
-        sources=sources,
-        origin=_place(doc.get("origin", {"country": "CN"}), f"{path}.origin"),
-        destination=_place(doc.get("destination"), f"{path}.destination"),
-        journey=tuple(
-            _step(s, f"{path}.journey[{j}]") for j, s in enumerate(_list(doc, "journey", path))
-        ),
-        numbers=dict(numbers),
-        carrier=_str(doc, "carrier", path),
-        overrides={
-            source: tuple(
-                _op(o, f"{path}.overrides.{source}[{k}]")
-                for k, o in enumerate(_list(overrides, source, f"{path}.overrides"))
-            )
-            for source in overrides
-            if source == "*" or _choice(source, SIM_SOURCES, f"{path}.overrides.{source}")
-        },
-        behaviours=tuple(
-            _behaviour(b, f"{path}.behaviours[{k}]")
-            for k, b in enumerate(_list(doc, "behaviours", path))
-        ),
-        note=_str(doc, "note", path),
-    )
-
-
-def _place(raw: Any, path: str) -> Place:
-    doc = _obj(raw, path, _PLACE_KEYS)
-    country = _str(doc, "country", path, required=True) or ""
-    _choice(country, COUNTRIES, f"{path}.country")
-    tz = _str(doc, "tz", path)
-    if tz is not None:
-        _check_zone(tz, f"{path}.tz")
-    return Place(
-        country=country,
-        city=_str(doc, "city", path),
-        postal_code=_str(doc, "postal_code", path),
-        state=_str(doc, "state", path),
-        tz=tz,
-    )
-
-
-def _step(raw: Any, path: str) -> Step:
-    doc = _obj(raw, path, _STEP_KEYS)
-    kind = _str(doc, "kind", path, required=True) or ""
-    _choice(kind, KINDS, f"{path}.kind")
-    location = doc.get("location")
-    return Step(
-        kind=kind,
-        at=_num(doc, "at", path, required=True),
-        location=_place(location, f"{path}.location") if location is not None else None,
-        text=_str(doc, "text", path),
-    )
-
-
-def _op(raw: Any, path: str) -> Op:
-    doc = _obj(raw, path, _OP_KEYS)
-    op = _str(doc, "op", path, required=True) or ""
-    _choice(op, OPS, f"{path}.op")
-    kinds = _str_list(doc, "kinds", path)
-    kind = _str(doc, "kind", path)
-    if kind is not None:
-        kinds.append(kind)
-    for k, name in enumerate(kinds):
-        _choice(name, KINDS, f"{path}.kinds[{k}]")
-    needs = {
-        "drop": "kinds",
-        "add": "event",
-        "relocate": "location",
-        "retext": "text",
-        "retime": "at",
-        "relabel": "to",
-        "answer_as": "number",
-    }[op]
-    if (needs == "kinds" and not kinds) or (needs != "kinds" and doc.get(needs) is None):
-        raise ScenarioError(f"{path}.{needs}", f"required by op {op!r}")
-    if op in ("relocate", "retext", "retime", "relabel") and not kinds:
-        raise ScenarioError(f"{path}.kind", f"required by op {op!r}")
-    to = _str(doc, "to", path)
-    if to is not None:
-        _choice(to, KINDS, f"{path}.to")
-    event, location = doc.get("event"), doc.get("location")
-    return Op(
-        op=op,
-        kinds=tuple(kinds),
-        event=_step(event, f"{path}.event") if event is not None else None,
-        location=_place(location, f"{path}.location") if location is not None else None,
-        text=_str(doc, "text", path),
-        at=_num(doc, "at", path, default=None),
-        number=_str(doc, "number", path),
-        to=to,
-    )
-
-
-def _behaviour(raw: Any, path: str) -> Behaviour:
-    doc = _obj(raw, path, _BEHAVIOUR_KEYS)
-    kind = _str(doc, "kind", path, required=True) or ""
-    _choice(kind, BEHAVIOURS, f"{path}.kind")
-    source = _str(doc, "source", path)
-    if source is not None:
-        _choice(source, SIM_SOURCES, f"{path}.source")
-    during = doc.get("during")
-    if during is not None and not (
-        isinstance(during, list)
-        and len(during) == 2
-        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in during)
-    ):
-        raise ScenarioError(f"{path}.during", "expected [from_seconds, until_seconds]")
-    body = _str(doc, "body", path, default="html") or "html"
-    _choice(body, MALFORMED_BODIES, f"{path}.body")
-    status = int(_num(doc, "status", path, default=503))
-    if not 500 <= status <= 599:
-        raise ScenarioError(f"{path}.status", f"expected a 5xx status, got {status}")
-    every = doc.get("every")
-    if every is not None and (not isinstance(every, int) or every < 1):
-        raise ScenarioError(f"{path}.every", "expected a positive integer")
-    count = doc.get("count")
-    if count is not None and (not isinstance(count, int) or count < 0):
-        raise ScenarioError(f"{path}.count", "expected a non-negative integer")
-    return Behaviour(
-        kind=kind,
-        source=source,
-        number=_str(doc, "number", path),
-        every=every,
-        after=int(_num(doc, "after", path, default=0)),
-        count=count,
-        during=(float(during[0]), float(during[1])) if during is not None else None,
-        ms=int(_num(doc, "ms", path, default=0)),
-        retry_after=int(_num(doc, "retry_after", path, default=1)),
-        status=status,
-        seconds=_num(doc, "seconds", path, default=30.0),
-        body=body,
-    )
-
-
-def _order(raw: Any, path: str) -> SimOrder:
-    doc = _obj(raw, path, _ORDER_KEYS)
-    shipped = doc.get("shipped_at", 0)
-    promised = doc.get("promised_by")
-    if not isinstance(promised, int | float | str) or isinstance(promised, bool):
-        raise ScenarioError(f"{path}.promised_by", "expected days after shipping or an ISO date")
-    tz = _str(doc, "timezone", path, default="UTC") or "UTC"
-    _check_zone(tz, f"{path}.timezone")
-    return SimOrder(
-        id=_str(doc, "id", path, required=True) or "",
-        tracking_numbers=tuple(_str_list(doc, "tracking_numbers", path)),
-        destination=_place(doc.get("destination"), f"{path}.destination"),
-        shipped_at=(
-            _instant(shipped, f"{path}.shipped_at")
-            if isinstance(shipped, str)
-            else _num(doc, "shipped_at", path)
-        ),
-        promised_by=promised,
-        timezone=tz,
-        marketplace=_str(doc, "marketplace", path, default="aliexpress") or "aliexpress",
     )
