@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from tracker.sim.codes import CARRIERS, COUNTRIES
@@ -37,6 +38,7 @@ def iso_local(event: SimEvent) -> str:
     return event.local_iso + event.offset
 
 
+@lru_cache(maxsize=1024)  # a handful of places recur in every answer
 def place_text(place: Place) -> str:
     return ", ".join(x for x in (place.city and place.city.upper(), place.country) if x)
 
@@ -110,6 +112,7 @@ def _t17_latest(sview: SourceView) -> dict[str, Any]:
     return {"status": status, "sub_status": sub, "sub_status_descr": None}
 
 
+@lru_cache(maxsize=1024)  # shared, never mutated: only serialised
 def _t17_address(place: Place) -> dict[str, Any]:
     return {
         "country": place.country,
