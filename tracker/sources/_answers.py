@@ -182,16 +182,17 @@ def dump_raw(fields: Mapping[str, Any]) -> str | None:
 def _plain(value: Any) -> bool:
     """True for a value orjson serialises byte for byte like `json.dumps(ensure_ascii=False)`:
     printable strings (no escapes to spell), in-range integers, None, booleans, and flat
-    objects of those under string keys."""
-    if value is None or isinstance(value, bool):
+    objects of those under string keys. Exact types only: subclasses take the slow path."""
+    kind = type(value)
+    if kind is str:
+        return bool(value.isprintable())
+    if value is None or kind is bool:
         return True
-    if isinstance(value, str):
-        return value.isprintable()
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**64
-    if isinstance(value, dict):
+    if kind is int:
+        return bool(-(2**63) <= value < 2**64)
+    if kind is dict:
         return all(
-            isinstance(k, str) and k.isprintable() and not isinstance(v, dict) and _plain(v)
+            type(k) is str and k.isprintable() and type(v) is not dict and _plain(v)
             for k, v in value.items()
         )
     return False

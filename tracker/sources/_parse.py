@@ -121,6 +121,7 @@ class TimeReading:
 
 
 NO_TIME = TimeReading()
+_NO_OFFSET = timedelta(0)
 
 _ISO_FIX = re.compile(r"([+-]\d{2})(\d{2})$")
 
@@ -143,27 +144,36 @@ def iso_reading(
     """Read an ISO-8601 string. With an offset: wall clock + offset + instant. With `Z`: the
     instant (`utc_provenance`). Naive: wall clock only, instant unknown. Unreadable: NO_TIME
     with the raw string kept."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        return NO_TIME
+    stripped = value.strip()
+    if not stripped:
         return NO_TIME
     try:
-        moment = _fromiso(value)
+        moment = _fromiso(stripped)
         if moment.tzinfo is None:
-            return TimeReading(local=moment, raw=value)
-        offset = moment.utcoffset() or timedelta(0)
+            return TimeReading(moment, None, None, TzProvenance.UNKNOWN, value)
+        offset = moment.utcoffset() or _NO_OFFSET
         utc = moment.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset pushing past year 1/9999
         return TimeReading(raw=value)
-    if offset == timedelta(0) and value.strip().upper().endswith("Z"):
-        return TimeReading(
-            local=None, offset_minutes=None, utc=utc, provenance=utc_provenance, raw=value
-        )
-    return TimeReading(
-        local=moment.replace(tzinfo=None),
-        offset_minutes=int(offset.total_seconds() // 60),
-        utc=utc,
-        provenance=offset_provenance,
-        raw=value,
-    )
+    # Positional construction below: this runs for every timed event of most sources.
+    if not offset and stripped.upper().endswith("Z"):
+        return TimeReading(None, None, utc, utc_provenance, value)
+    local = moment.replace(tzinfo=None)
+    return TimeReading(local, int(offset.total_seconds() // 60), utc, offset_provenance, value)
+
+
+def iso_instant(value: Any) -> datetime | None:
+    """`iso_reading(value).utc` without building the reading: the UTC instant of an ISO-8601
+    string with an offset or `Z`, else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = _fromiso(value)
+        return None if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def naive_reading(value: str | None, fmt: str, raw: str | None = None) -> TimeReading:

@@ -369,12 +369,12 @@ def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading
     fields = {k: v for k in ("time_iso", "time_utc", "time_raw") if (v := raw.get(k))}
     raw_text = dump_raw(fields)
     iso = p.iso_reading(raw.get("time_iso"))
-    utc = p.iso_reading(raw.get("time_utc"), utc_provenance=TzProvenance.AGGREGATOR_UTC)
-    if iso.utc and (utc.utc is None or utc.utc == iso.utc):
+    utc = p.iso_instant(raw.get("time_utc"))  # only its instant is ever used
+    if iso.utc and (utc is None or utc == iso.utc):
         return p.TimeReading(iso.local, iso.offset_minutes, iso.utc, iso.provenance, raw_text)
     local_raw = _raw_reading(raw.get("time_raw"))  # only needed when the ISO fields fall short
     local = iso.local or local_raw.local
-    if iso.utc and utc.utc:
+    if iso.utc and utc:
         warnings.append(
             ParseWarning(
                 SOURCE,
@@ -382,8 +382,8 @@ def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading
                 f"{raw.get('time_utc')} disagree; kept time_utc",
             )
         )
-    if utc.utc:
-        return p.TimeReading(local, None, utc.utc, TzProvenance.AGGREGATOR_UTC, raw_text)
+    if utc:
+        return p.TimeReading(local, None, utc, TzProvenance.AGGREGATOR_UTC, raw_text)
     if local_raw.utc:
         return p.TimeReading(
             local_raw.local, local_raw.offset_minutes, local_raw.utc, local_raw.provenance, raw_text
