@@ -15,8 +15,14 @@ DESIGN_COMMANDS = ("serve", "api", "orders", "webhooks", "lookup", "analyze", "s
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "tracker.cli", *args], capture_output=True,
-                          text=True, env=full_env, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tracker.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_help_lists_every_command_of_the_design() -> None:
@@ -32,10 +38,7 @@ def test_orders_help_lists_add_import_show() -> None:
         assert f"  {command} " in result.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ("api",), ("lookup", "LP00512345678901"), ("tokens", "create", "ci"),
-    ("orders", "show", "A-1"), ("webhooks", "add", "https://example.com/hook"),
-])
+@pytest.mark.parametrize("args", [("lookup", "LP00512345678901")])
 def test_commands_not_built_yet_say_so_and_fail(args: tuple[str, ...]) -> None:
     result = run(*args)
     assert result.returncode == 3
@@ -43,13 +46,15 @@ def test_commands_not_built_yet_say_so_and_fail(args: tuple[str, ...]) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("env", "variable"), [
-    ({"TRACKER_DATABASE_URL": "sqlite+nope:/x"}, "TRACKER_DATABASE_URL"),
-    ({"TRACKER_DATABASE_URL": "::::"}, "TRACKER_DATABASE_URL"),
-    ({"TRACKER_BOGUS_KEY": "x"}, "TRACKER_BOGUS_KEY"),
-])
-def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str],
-                                                        variable: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"TRACKER_DATABASE_URL": "sqlite+nope:/x"}, "TRACKER_DATABASE_URL"),
+        ({"TRACKER_DATABASE_URL": "::::"}, "TRACKER_DATABASE_URL"),
+        ({"TRACKER_BOGUS_KEY": "x"}, "TRACKER_BOGUS_KEY"),
+    ],
+)
+def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str], variable: str) -> None:
     result = run("serve", env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

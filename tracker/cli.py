@@ -16,13 +16,14 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from tracker import __version__
-from tracker.errors import TrackerError
+from tracker.errors import NotFoundError, TrackerError
 from tracker.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_NOT_FOUND = 4
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -35,21 +36,39 @@ def _settings() -> Settings:
 
 
 def clean_errors(func: F) -> F:
-    """Turn our own errors into one line on stderr and exit code 2."""
+    """Turn our own errors into one line on stderr: exit 4 for an unknown id, 2 for bad input
+    or settings, 3 when the database cannot be reached."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except NotFoundError as exc:
+            _fail(str(exc), EXIT_NOT_FOUND)
         except TrackerError as exc:
             _fail(str(exc))
+        except Exception as exc:
+            if type(exc).__module__.startswith("sqlalchemy") and type(exc).__name__ in (
+                "OperationalError",
+                "InterfaceError",
+            ):
+                _fail(f"the database is unavailable: {str(exc).splitlines()[0]}", EXIT_UNAVAILABLE)
+            raise
 
     return wrapper  # type: ignore[return-value]
 
 
+def _print_json(value: Any) -> None:
+    import orjson
+
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
 def _not_yet(what: str, issue: int) -> NoReturn:
-    _fail(f"{what} is not available yet: it arrives with issue #{issue}. "
-          "Nothing was done.", EXIT_UNAVAILABLE)
+    _fail(
+        f"{what} is not available yet: it arrives with issue #{issue}. Nothing was done.",
+        EXIT_UNAVAILABLE,
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,8 +106,13 @@ def receiver(args: Sequence[str]) -> None:
 @clean_errors
 def api() -> None:
     """Run the HTTP API alone (workers: celery -A workers.app worker|beat)."""
-    _settings()
-    _not_yet("tracker api (the HTTP API)", 6)
+    from tracker import commands
+
+    settings = _settings()
+    problem = commands.redis_problem(settings.redis_url)
+    if problem is not None:
+        _fail(problem, EXIT_UNAVAILABLE)
+    commands.run_api(settings, lambda line: click.echo(line, err=True))
 
 
 # ----------------------------------------------------------------------------- database
@@ -124,36 +148,77 @@ def orders() -> None:
 
 @orders.command("add")
 @click.option("--id", "order_id", required=True, help="Your order id (e.g. the AliExpress one).")
-@click.option("--tracking-number", "numbers", multiple=True, required=True,
-              help="A parcel's tracking number; repeat for several parcels.")
+@click.option(
+    "--tracking-number",
+    "numbers",
+    multiple=True,
+    required=True,
+    help="A parcel's tracking number; repeat for several parcels.",
+)
 @click.option("--destination-country", required=True, help="ISO 3166-1 alpha-2, e.g. DE.")
 @click.option("--destination-postal-code", default=None)
 @click.option("--shipped-at", required=True, help="ISO-8601 date-time the seller shipped.")
 @click.option("--promised-by", required=True, help="Promised delivery: a date or a date-time.")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA zone of the buyer.")
+@click.option("--destination-city", default=None)
+@click.option(
+    "--source", "sources", multiple=True, help="Source to poll; repeat. Default: TRACKER_SOURCES."
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"ids": [...]} as JSON.')
 @clean_errors
-def orders_add(**_: Any) -> None:
+def orders_add(sources: Sequence[str], as_json: bool, **options: Any) -> None:
     """Add one order and schedule its parcels for polling at once."""
-    _settings()
-    _not_yet("tracker orders add", 5)
+    from tracker import commands
+
+    settings = _settings()
+    ids = commands.add_order(settings, commands.order_from_options(options), sources)
+    if as_json:
+        _print_json({"ids": ids})
+    else:
+        click.echo(ids[0])
 
 
 @orders.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help='Print {"ids": [...]} as JSON.')
 @clean_errors
-def orders_import(file: str) -> None:
-    """Import orders from a CSV or JSON Lines FILE, with a progress bar."""
-    _settings()
-    _not_yet("tracker orders import", 6)
+def orders_import(file: str, as_json: bool) -> None:
+    """Import orders from a CSV or JSON Lines FILE, with a progress bar.
+
+    All or nothing: a bad row (named by line and field) stores nothing. See the README,
+    "Importing orders", for the columns (AliExpress export names are accepted)."""
+    from pathlib import Path
+
+    from tracker import commands
+
+    ids = commands.import_orders(_settings(), Path(file))
+    if as_json:
+        _print_json({"ids": ids})
+    else:
+        click.echo(f"imported {len(ids)} orders")
 
 
 @orders.command("show")
 @click.argument("order_id")
+@click.option("--json", "as_json", is_flag=True, help="The whole report (as `tracker analyze`).")
+@click.option(
+    "--evidence",
+    type=click.Choice(["markdown", "html"]),
+    default=None,
+    help="Print the dispute evidence summary instead.",
+)
 @clean_errors
-def orders_show(order_id: str) -> None:
-    """Print the report of a stored order (the same report as `tracker analyze`)."""
-    _settings()
-    _not_yet("tracker orders show", 5)
+def orders_show(order_id: str, as_json: bool, evidence: str | None) -> None:
+    """Show a stored order: a summary, its report (--json) or its evidence (--evidence)."""
+    from tracker import commands
+
+    result = commands.show_order(_settings(), order_id, evidence)
+    if isinstance(result, str):
+        click.echo(result)
+    elif as_json:
+        _print_json(result)
+    else:
+        click.echo("\n".join(commands.summary_lines(result)))
 
 
 # ----------------------------------------------------------------------------- webhooks, tokens
@@ -168,11 +233,33 @@ def webhooks() -> None:
 @click.argument("url")
 @click.option("--secret", default=None, help="whsec_... secret (generated if omitted).")
 @click.option("--type", "types", multiple=True, help="Alert type to send; repeat. Default: all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON.")
 @clean_errors
-def webhooks_add(url: str, secret: str | None, types: Sequence[str]) -> None:
+def webhooks_add(url: str, secret: str | None, types: Sequence[str], as_json: bool) -> None:
     """Register URL as a webhook endpoint; prints its id and secret."""
-    _settings()
-    _not_yet("tracker webhooks add", 5)
+    from tracker import commands
+
+    endpoint = commands.add_webhook(_settings(), url, secret, types)
+    if as_json:
+        _print_json(endpoint)
+    else:
+        click.echo(f"id      {endpoint['id']}\nsecret  {endpoint['secret']}")
+
+
+@webhooks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoints as JSON.")
+@clean_errors
+def webhooks_list(as_json: bool) -> None:
+    """List webhook endpoints (secrets are not shown)."""
+    from tracker import commands
+
+    found = commands.list_webhooks(_settings())
+    if as_json:
+        _print_json(found)
+        return
+    for e in found:
+        state = "enabled" if e["enabled"] else f"disabled ({e['disabled_reason']})"
+        click.echo(f"{e['id']}  {state}  {e['url']}  {','.join(e['types']) or 'all types'}")
 
 
 @cli.group()
@@ -185,8 +272,11 @@ def tokens() -> None:
 @clean_errors
 def tokens_create(name: str) -> None:
     """Create an API token called NAME and print it once."""
-    _settings()
-    _not_yet("tracker tokens create", 6)
+    from tracker import commands
+
+    _token_id, token = commands.create_token(_settings(), name)
+    click.echo(token)
+    click.echo("Keep it now: only its hash is stored, it cannot be shown again.", err=True)
 
 
 # ----------------------------------------------------------------------------- lookups, analysis
@@ -205,8 +295,11 @@ def lookup(number: str, source: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--now", default=None, help="ISO-8601 instant to analyse at (default: the case's "
-              "`now`, else the current time).")
+@click.option(
+    "--now",
+    default=None,
+    help="ISO-8601 instant to analyse at (default: the case's `now`, else the current time).",
+)
 def analyze(file: str, now: str | None) -> None:
     """Run the whole pipeline offline on a saved case FILE (JSON or JSON Lines)."""
     from tracker.analyze import main as analyze_main
@@ -216,8 +309,12 @@ def analyze(file: str, now: str | None) -> None:
 
 @cli.command()
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--scenario", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Scenario JSON file (default: the built-in demo scenario).")
+@click.option(
+    "--scenario",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Scenario JSON file (default: the built-in demo scenario).",
+)
 @clean_errors
 def sim(port: int, scenario: str | None) -> None:
     """Run a local simulated tracking service that speaks the sources' real formats."""

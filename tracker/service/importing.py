@@ -11,11 +11,16 @@ A JSON object may also use the nested shape of a `tracker analyze` case's `order
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
 
 from tracker.errors import ValidationError
 from tracker.model import Destination, Order, Parcel
@@ -198,3 +203,56 @@ def parse_promised(value: Any, zone: ZoneInfo) -> date | datetime:
         except ValueError as exc:
             raise ValidationError("promised_by", f"not a date: {value!r}") from exc
     return parse_instant(value, "promised_by", zone)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def file_format(path: Path) -> str:
+    """`csv` or `jsonl`, by the name, else by the first character (`{` is JSON Lines)."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    with path.open("r", encoding="utf-8-sig") as handle:
+        head = handle.read(1024).lstrip()
+    return "jsonl" if head.startswith("{") else "csv"
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(line number, row) for each order row of a CSV (with a header) or JSON Lines file."""
+    if file_format(path) == "csv":
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+            reader = csv.DictReader(handle, dialect=dialect)
+            for row in reader:
+                if any(v and v.strip() for v in row.values() if isinstance(v, str)):
+                    yield reader.line_num, row
+        return
+    with path.open("r", encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ValidationError(f"line {number}", f"not JSON: {exc}") from exc
+            if not isinstance(value, dict):
+                raise ValidationError(f"line {number}", "must be a JSON object")
+            yield number, value
+
+
+def merge_rows(found: list[tuple[int, Order]]) -> list[tuple[int, Order]]:
+    """Rows of the same order id (an export lists one row per item) become one order whose
+    parcels are all the rows' parcels; the first row's other fields are kept."""
+    merged: dict[str, tuple[int, Order]] = {}
+    for line, order in found:
+        if order.id not in merged:
+            merged[order.id] = (line, order)
+            continue
+        first_line, first = merged[order.id]
+        known = {p.tracking_number for p in first.parcels}
+        extra = tuple(p for p in order.parcels if p.tracking_number not in known)
+        merged[order.id] = (first_line, replace(first, parcels=first.parcels + extra))
+    return list(merged.values())

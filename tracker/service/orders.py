@@ -12,7 +12,7 @@ correctly as overdue or near its deadline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -160,12 +160,17 @@ def validate_orders(orders: Sequence[Order], now: datetime) -> list[Order]:
 
 
 def add_orders(
-    engine: Engine, orders: Sequence[Order], sources: Sequence[str] | None, now: datetime
+    engine: Engine,
+    orders: Sequence[Order],
+    sources: Sequence[str] | None,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
 ) -> list[str]:
     """Validate every order, then store them all in one transaction; returns their ids.
 
     An order id that exists already is updated (its parcels keep their history). Sources are
     the ones to poll for every parcel (None: the default sources), plus a parcel's own hint.
+    `progress(1)` is called after each order is written (the commit comes after the last).
     """
     chosen = check_sources(sources)
     checked = validate_orders(orders, now)
@@ -173,6 +178,8 @@ def add_orders(
         for order in checked:
             hinted = {p.source_hint for p in order.parcels if p.source_hint}
             store.upsert_order(conn, order, [*chosen, *sorted(hinted - set(chosen))], now=now)
+            if progress is not None:
+                progress(1)
     return [o.id for o in checked]
 
 
