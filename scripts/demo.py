@@ -128,14 +128,14 @@ class Demo:
             sys.stdout.write(raw.decode("utf-8", errors="replace"))
             sys.stdout.flush()
 
-    def run(self, duration: float | None) -> int:
+    def run(self, duration: float | None, ports: Mapping[str, int]) -> int:
         problem = redis_problem(DEMO_REDIS_URL)
         if problem:
             raise DemoError(problem)
         import redis
 
         redis.Redis.from_url(DEMO_REDIS_URL).flushdb()  # the demo's own database only
-        sim_port = free_port(8765)
+        sim_port = free_port(ports["sim"])
         sim = self.spawn(
             "simulator",
             [PYTHON, "-m", "tracker.sim", "--port", str(sim_port)],
@@ -146,7 +146,7 @@ class Demo:
         wait_http(f"{sim_url}/_sim/healthz", 20, sim)
         print(f"demo: simulator on {sim_url} (demo scenario)", flush=True)
 
-        secret, receiver_port = generate_secret(), free_port(8900)
+        secret, receiver_port = generate_secret(), free_port(ports["receiver"])
         record = self.workdir / "alerts.jsonl"
         receiver = self.spawn(
             "receiver",
@@ -166,7 +166,7 @@ class Demo:
         threading.Thread(target=self.relay, args=(receiver,), daemon=True).start()
         wait_http(f"http://127.0.0.1:{receiver_port}/", 20, receiver)
 
-        env = service_env(sim_url, self.workdir, free_port(8000))
+        env = service_env(sim_url, self.workdir, free_port(ports["api"]))
         step("migrating a fresh SQLite database", [*TRACKER, "db", "upgrade"], env)
         step(
             "registering the receiver as a webhook endpoint",
@@ -231,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the database, logs and alerts.jsonl here"
     )
+    for name, default in (("sim", 8765), ("receiver", 8900), ("api", 8000)):
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=default,
+            help=f"preferred port of the {name} (0: any free port)",
+        )
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: demo.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: demo.stopping.set())
     try:
-        return demo.run(args.duration)
+        ports = {"sim": args.sim_port, "receiver": args.receiver_port, "api": args.api_port}
+        return demo.run(args.duration, ports)
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 3

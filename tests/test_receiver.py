@@ -154,6 +154,26 @@ def test_an_oversized_body_is_refused(receiver) -> None:  # type: ignore[no-unty
             "tracking.stalled  A-10  LP10: no new tracking event for 10 days",
         ),
         ({"type": "something.new", "data": {"order_id": "A-11"}}, "something.new  A-11"),
+        (
+            {
+                "type": "order.overdue",
+                "timestamp": "2026-11-11T01:00:00Z",
+                "data": {"order_id": "A-12", "promised_end": "2026-11-10T00:00:00Z"},
+            },
+            "order.overdue  A-12  promised 2026-11-10, 1 day overdue, dispute closes ?",
+        ),
+        (
+            {
+                "type": "delivery.suspect",
+                "data": {
+                    "order_id": "A-13",
+                    "parcel": {"tracking_number": "LP13", "delivered_at": None},
+                    "evidence": [{"rule": "source_disagreement"}] * 2,
+                },
+            },
+            "delivery.suspect  A-13  LP13 'delivered' ? can't be trusted: source_disagreement; "
+            "do not confirm",
+        ),
     ],
 )
 def test_each_alert_type_reads_as_one_line(doc: dict[str, object], expected: str) -> None:

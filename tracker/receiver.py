@@ -51,6 +51,10 @@ def _days_between(start: Any, end: Any) -> int | None:
     return (last - first).days
 
 
+def _plural(count: Any, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count if count is not None else '?'} {noun}s"
+
+
 def _parcel(data: Mapping[str, Any]) -> Mapping[str, Any]:
     parcel = data.get("parcel")
     if isinstance(parcel, dict):
@@ -61,7 +65,7 @@ def _parcel(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _overdue(data: Mapping[str, Any], sent: Any) -> str:
     late = _days_between(data.get("promised_end"), sent)
-    late_text = f"{late} days overdue" if late is not None else "overdue"
+    late_text = f"{_plural(late, 'day')} overdue" if late is not None else "overdue"
     return (
         f"promised {_day(data.get('promised_end'))}, {late_text}, dispute closes "
         f"{_day(data.get('dispute_closes_at'))}"
@@ -71,13 +75,14 @@ def _overdue(data: Mapping[str, Any], sent: Any) -> str:
 def _deadline(data: Mapping[str, Any], _sent: Any) -> str:
     return (
         f"dispute closes {_day(data.get('dispute_closes_at'))} "
-        f"({data.get('days_left', '?')} days left): open it now"
+        f"({_plural(data.get('days_left'), 'day')} left): open it now"
     )
 
 
 def _suspect(data: Mapping[str, Any], _sent: Any) -> str:
     parcel = _parcel(data)
-    rules = [r.get("rule", "?") for r in data.get("evidence") or parcel.get("reasons") or []]
+    reasons = data.get("evidence") or parcel.get("reasons") or []
+    rules = list(dict.fromkeys(r.get("rule", "?") for r in reasons))  # a rule may fire twice
     return (
         f"{parcel.get('tracking_number', '?')} 'delivered' {_day(parcel.get('delivered_at'))}"
         f" can't be trusted: {', '.join(rules) or 'see the evidence'}; do not confirm"
