@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+import requests
 
 from tracker.serve import LogStream, safe_url
 
@@ -29,7 +30,7 @@ SERVE = [sys.executable, "-m", "tracker.cli", "serve"]
 STOP_WITHIN = 45.0
 
 # The real worker and beat, with a stand-in for the API (plain http.server), so supervision is
-# tested on its own, before and without the real `tracker api`.
+# tested on its own; `test_tracker_serve_*` runs the real `tracker api` too.
 DRIVER = """
 import os, sys
 from tracker.serve import Child, commands, serve
@@ -177,6 +178,48 @@ def test_a_child_dying_stops_the_others_and_names_it(env: dict[str, str], tmp_pa
         "tracker: api exited unexpectedly (code 5); see its lines above"
     )
     assert_no_child_left(pids)
+
+
+def test_tracker_serve_runs_api_worker_and_beat_and_stops_on_sigint(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    port = int(env["TRACKER_API_PORT"])
+    run = start(SERVE, env, tmp_path)
+    try:
+        run.wait_for(lambda: port_open(port), "the API accepting connections")
+        run.wait_for(lambda: run.saw(r"ready\."), "the worker's ready line")
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert scrape.status_code == 200
+        assert 'tracker_queue_depth{queue="polls"}' in scrape.text  # multiprocess mode serves
+        ping = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "inspect",
+                "ping",
+                "--timeout",
+                "5",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "pong" in ping.stdout, ping.stdout + ping.stderr
+        pids = run.pids()
+        run.proc.send_signal(signal.SIGINT)
+        code, err = run.finish()
+    finally:
+        run.close()
+    assert code == 0, err
+    assert_no_child_left(pids)
+    assert (tmp_path / "serve.db").exists()  # migrated before anything started
 
 
 def test_unreachable_redis_is_one_clear_line_and_exit_3(
