@@ -77,8 +77,7 @@ class _Item:
         self.ts: float | None = event.occurred_at.timestamp() if event.occurred_at else None
         self.minute = int(self.ts // 60) if self.ts is not None else None  # what votes count
         self.quality = event.tz_provenance.quality
-        local = event.occurred_local
-        self.local: datetime | None = local.replace(second=0, microsecond=0) if local else None
+        self.local = event.occurred_local  # compared to the minute, and only when needed
         self.country = event.location.country
         self.city = _words(event.location.city) or None
         self.specific = None if event.substatus.endswith(".other") else event.substatus
@@ -120,6 +119,10 @@ def _same_text(a: str, b: str) -> bool:
     return len(short) >= 8 and len(long) - len(short) <= _MAX_PREFIX and long.endswith(" " + short)
 
 
+def _to_minute(local: datetime) -> datetime:
+    return local.replace(second=0, microsecond=0)
+
+
 def _same_time(a: _Item, b: _Item) -> bool:
     if a.ts is None or b.ts is None:
         return a.ts is None and b.ts is None and _same_text(a.desc, b.desc)
@@ -129,7 +132,7 @@ def _same_time(a: _Item, b: _Item) -> bool:
     if gap > _MAX_SHIFT or _TOLERANCE <= gap % _HALF_HOUR <= _HALF_HOUR - _TOLERANCE:
         return False
     if a.local is not None and b.local is not None:
-        if a.local == b.local:
+        if _to_minute(a.local) == _to_minute(b.local):
             return True
         if a.event.source == b.event.source:
             return False  # one source, two wall clocks: two scans
