@@ -81,10 +81,13 @@ def text(value: Any) -> str | None:
     characters are stripped; whitespace is collapsed."""
     if value is None:
         return None
-    return _clean(value if isinstance(value, str) else str(value))
+    if not isinstance(value, str):
+        value = str(value)
+    # Codes, places and descriptions recur across events: short ones are cleaned once. Long
+    # texts are not kept, so the cache's memory stays small whatever the payloads hold.
+    return _cached_clean(value) if len(value) <= _CACHED_LENGTH else _clean(value)
 
 
-@lru_cache(maxsize=16384)  # bounded: codes, places and descriptions recur across events
 def _clean(value: str) -> str | None:
     if value.isprintable() and "<" not in value and "&" not in value:
         # The usual case, and the hot one (every field of every event): a printable string has
@@ -104,6 +107,8 @@ def _clean(value: str) -> str | None:
     return value or None
 
 
+_CACHED_LENGTH = 200
+_cached_clean = lru_cache(maxsize=8192)(_clean)
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _SPACE = re.compile(r"\s+")
 _DROP_CATEGORIES = frozenset({"Cc", "Cf"})

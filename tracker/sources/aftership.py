@@ -278,4 +278,4 @@ def _read_location(name: Any, iso3: Any, region: Any, text: Any, city: Any, stat
 
 # Checkpoints of one route repeat the same few places: read each once (a frozen value; typed,
 # so that 1 and True, which hash alike, are not read as one another).
-_cached_location = lru_cache(maxsize=4096, typed=True)(_read_location)
+_cached_location = lru_cache(maxsize=1024, typed=True)(_read_location)

@@ -362,7 +362,7 @@ def _read_location(text_raw: Any, country_raw: Any, city: Any, state: Any,
 
 # Scans of one route repeat the same few places: read each once (a Location is a frozen value;
 # typed, so that 1 and True, which hash alike, are not read as one another).
-_cached_location = lru_cache(maxsize=4096, typed=True)(_read_location)
+_cached_location = lru_cache(maxsize=1024, typed=True)(_read_location)
 
 
 def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading:
