@@ -23,6 +23,7 @@ import pytest
 import redis
 import requests
 
+from tracker.logs import Redactor
 from tracker.serve import LogStream, safe_url
 
 REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -255,6 +256,14 @@ def test_json_lines_pass_through_with_the_process_name() -> None:
     }
     assert second["message"] == "Traceback (most recent call last):"
     assert second["process"] == "api" and second["logger"] == "tracker.serve.api"
+
+
+def test_lines_are_redacted_even_when_the_child_did_not_log_them() -> None:
+    out = io.StringIO()
+    stream = LogStream(out, json_format=False, redactor=Redactor(["sk-live-123456"]))
+    stream.line("worker", b"ValueError: bad key sk-live-123456 for https://x/?a=1\n")
+    stream.line("api", b"headers: {'Authorization': 'Bearer abc.def'}\n")
+    assert "sk-live-123456" not in out.getvalue() and "abc.def" not in out.getvalue()
 
 
 def test_text_format_prefixes_each_line_with_the_process() -> None:

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import redis
 
+from tracker.logs import Redactor
 from tracker.settings import Settings
 
 EXIT_OK: Final = 0
@@ -138,8 +139,11 @@ def migrate(settings: Settings) -> None:
 class LogStream:
     """Merges children's lines into one stream, one whole line at a time."""
 
-    def __init__(self, out: IO[str], json_format: bool) -> None:
+    def __init__(self, out: IO[str], json_format: bool, redactor: Redactor | None = None) -> None:
         self.out, self.json_format = out, json_format
+        # a child's lines written before its logging was set up (a traceback, a banner) never
+        # went through its redactor: every line is redacted here once more
+        self.redact = redactor or Redactor()
         self._lock = threading.Lock()
 
     def line(self, process: str, raw: bytes) -> None:
@@ -173,6 +177,7 @@ class LogStream:
         ).decode()
 
     def _write(self, line: str) -> None:
+        line = self.redact(line)
         with self._lock:
             self.out.write(line + "\n")
             self.out.flush()
@@ -284,7 +289,7 @@ def serve(
         err.write(f"tracker: {problem}\n")
         return EXIT_UNAVAILABLE
     migrate(settings)
-    stream = LogStream(out, settings.log_format == "json")
+    stream = LogStream(out, settings.log_format == "json", Redactor.from_settings(settings))
     metrics_dir = tempfile.mkdtemp(prefix="tracker-metrics-")
     try:
         supervisor = Supervisor(
