@@ -53,13 +53,13 @@ def aware(value: datetime) -> datetime:
 
 def slack(*events: TimelineEvent) -> timedelta:
     """How far apart two readings may be and still be the same moment."""
+    return max(_slack(event) for event in events)
 
-    def one(event: TimelineEvent) -> timedelta:
-        if event.occurred_at is None:
-            return SLACK[TzProvenance.UNKNOWN]
-        return SLACK[event.tz_provenance]
 
-    return max(one(event) for event in events)
+def _slack(event: TimelineEvent) -> timedelta:
+    if event.occurred_at is None:
+        return SLACK[TzProvenance.UNKNOWN]
+    return SLACK[event.tz_provenance]
 
 
 def after(later: TimelineEvent, earlier: TimelineEvent) -> bool:
@@ -67,7 +67,8 @@ def after(later: TimelineEvent, earlier: TimelineEvent) -> bool:
     a, b = instant(later), instant(earlier)
     if a is None or b is None:
         return False
-    return a - b > slack(later, earlier)
+    # slack(later, earlier) spelt out: this runs for many pairs of events of every parcel.
+    return a - b > max(_slack(later), _slack(earlier))
 
 
 def when(value: datetime | None) -> str:
