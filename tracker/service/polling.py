@@ -37,15 +37,17 @@ from tracker.model import (
     TrackingState,
     Verdict,
 )
+from tracker.service import repoll
+from tracker.service.poll_writes import PollWrites
 from tracker.settings import Settings
 from tracker.sources.http import SourceClient
-from tracker.store import evidence, outbox, polling
+from tracker.store import evidence, polling
 from tracker.store.orders import (
     OrderRow,
     ParcelRow,
     claim_due_parcels,
+    next_poll_values,
     set_next_poll,
-    update_order_report,
 )
 
 log = logging.getLogger("tracker.polling")
@@ -260,20 +262,51 @@ def _reanalyse_orders(
     parcel_rows = polling.parcels_of_orders(conn, order_ids)
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
     fresh = pipeline.route_parsed(list(models.values()), parsed)
-    stored = evidence.events_for_parcels(conn, models)
-    new_events, new_alerts, deliveries = 0, 0, []
+    known = evidence.event_ids_for_parcels(conn, models)
+    by_order: dict[str, list[ParcelRow]] = defaultdict(list)
+    for row in parcel_rows:
+        by_order[row.order_id].append(row)
+    writes, changed = PollWrites(), []
     for order_id, order_row in sorted(orders.items()):
-        rows = [r for r in parcel_rows if r.order_id == order_id]
-        new_events += _save_events(conn, rows, models, fresh, now)
-        if source is not None:
-            for row in rows:
-                polling.set_results(conn, row, source, fresh.results[models[row.id]])
+        rows = by_order[order_id]
+        new = _new_events(rows, models, fresh, known)
+        writes.events += new
+        if source is None or not _quiet_repoll(
+            writes, order_row, rows, models, fresh, source, len(new), polled or set(), now
+        ):
+            changed.append(order_id)
+    stored = evidence.events_for_parcels(conn, [r.id for o in changed for r in by_order[o]])
+    for order_id in changed:
+        rows, order_row = by_order[order_id], orders[order_id]
         analysis = _analyse(conn, order_row, rows, models, stored, fresh, source, now, settings)
-        ids = _save_analysis(conn, order_row, rows, analysis, now, polled or set())
-        new_alerts += len(ids)
-        for alert_id in ids:
-            deliveries += [(d, 0) for d in outbox.create_deliveries(conn, alert_id, now=now)]
-    return new_events, new_alerts, deliveries
+        _plan_analysis(writes, order_row, rows, analysis, now, polled or set())
+    return writes.flush(conn, now)
+
+
+def _quiet_repoll(
+    writes: PollWrites,
+    order_row: OrderRow,
+    rows: Sequence[ParcelRow],
+    models: dict[int, Parcel],
+    fresh: pipeline.Routed,
+    source: str,
+    new_events: int,
+    polled: set[int],
+    now: datetime,
+) -> bool:
+    """Store the source's answers; if the order is quiet (see `repoll`), reschedule it from
+    stored state and return True (no re-analysis needed)."""
+    changed = False
+    for row in rows:
+        results = fresh.results[models[row.id]]
+        changed = changed or repoll.results_changed(row, source, results)
+        writes.parcel(polling.results_values(row, source, results))
+    if not repoll.quiet(order_row, rows, new_events, changed):
+        return False
+    row = rows[0]
+    if row.id in polled:
+        writes.parcel(repoll.schedule_stored(order_row, row, now, _confirmed(row, now)))
+    return True
 
 
 def event_id(parcel_id: int, event: SourceEvent) -> str:
@@ -282,19 +315,22 @@ def event_id(parcel_id: int, event: SourceEvent) -> str:
     return hashlib.sha256(str(parcel_id).encode() + b"\x00" + data).hexdigest()[:32]
 
 
-def _save_events(
-    conn: Connection,
+def _new_events(
     rows: Sequence[ParcelRow],
     models: dict[int, Parcel],
     fresh: pipeline.Routed,
-    now: datetime,
-) -> int:
-    new_rows = [
-        evidence.event_row(event_id(row.id, event), row.id, None, event)
-        for row in rows
-        for event in fresh.events.get(models[row.id], [])
-    ]
-    return evidence.insert_events(conn, new_rows, now=now)
+    known: dict[int, set[str]],
+) -> list[dict[str, Any]]:
+    """Event rows not stored yet (a re-poll that saw nothing new inserts nothing)."""
+    new_rows = []
+    for row in rows:
+        seen = known.get(row.id, set())
+        for event in fresh.events.get(models[row.id], []):
+            key = event_id(row.id, event)
+            if key not in seen:
+                seen = seen | {key}
+                new_rows.append(evidence.event_row(key, row.id, None, event))
+    return new_rows
 
 
 def _analyse(
@@ -326,42 +362,42 @@ def _analyse(
     return pipeline.analyse(order, [models[r.id] for r in rows], routed, now, alert_settings)
 
 
-def _save_analysis(
-    conn: Connection,
+def _plan_analysis(
+    writes: PollWrites,
     order_row: OrderRow,
     rows: Sequence[ParcelRow],
     analysis: pipeline.Analysis,
     now: datetime,
     polled: set[int],
-) -> list[int]:
+) -> None:
     status, substatus = pipeline.order_status(analysis.states)
     verdict = pipeline.order_verdict([s.verdict for s in analysis.states])
     if verdict.verdict.value != order_row.verdict:
-        evidence.record_verdict(conn, order_row.id, None, verdict, now=now)
-    update_order_report(
-        conn,
-        order_row.id,
-        now=now,
-        status=status.value,
-        substatus=substatus,
-        verdict=verdict.verdict.value,
-        window_state=analysis.window.state.value,
-        dispute_closes_at=analysis.window.dispute_closes_at,
+        writes.verdicts.append((order_row.id, verdict))
+    writes.reports.append(
+        {
+            "id": order_row.id,
+            "status": status.value,
+            "substatus": substatus,
+            "verdict": verdict.verdict.value,
+            "window_state": analysis.window.state.value,
+            "dispute_closes_at": analysis.window.dispute_closes_at,
+            "updated_at": now,
+        }
     )
     for row, state in zip(rows, analysis.states, strict=True):
         if row.id in polled:
-            _schedule(conn, row, state, analysis, now)
-    polling.set_next_check(conn, order_row.id, _next_check(analysis, now))
-    return outbox.insert_alerts(conn, analysis.alerts, now=now)
+            writes.parcel(_schedule(row, state, analysis, now))
+    writes.checks[order_row.id] = _next_check(analysis, now)
+    writes.alerts += analysis.alerts
 
 
 def _schedule(
-    conn: Connection,
     row: ParcelRow,
     state: pipeline.ParcelState,
     analysis: pipeline.Analysis,
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
     latest = state.timeline.latest
     last_event_at = latest.occurred_at if latest else None
     poll_state = cadence.PollState(
@@ -373,17 +409,16 @@ def _schedule(
         delivered_at=state.verdict.delivered_at,
         confirmed=_confirmed(row, now),
     )
-    set_next_poll(
-        conn,
+    values = next_poll_values(
         row.id,
         cadence.next_poll(poll_state, now),
         polled_at=now,
-        failed=False,
         status=state.status.value,
         last_event_at=last_event_at,
         delivered_at=state.verdict.delivered_at,
         tracking_state=_tracking_state(state).value,
     )
+    return {**values, "poll_failures": 0}
 
 
 def _confirmed(row: ParcelRow, now: datetime) -> bool:

@@ -69,3 +69,19 @@ def claim_due(
         .returning(*table.c)
     )
     return sorted(conn.execute(stmt), key=lambda row: row.id)  # RETURNING has no order
+
+
+def update_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE many rows by `id` in one executemany per distinct set of columns (psycopg sends
+    them pipelined: one round trip, not one per row). Each dict has `id` and the new values."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+    for columns, group in groups.items():
+        # bind names must not be column names: SQLAlchemy reserves those for SET values
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_id", type_=table.c.id.type))
+            .values({c: sa.bindparam(f"b_{c}", type_=table.c[c].type) for c in columns})
+        )
+        conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in group])

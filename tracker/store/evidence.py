@@ -199,6 +199,17 @@ def events_for_parcels(conn: Connection, parcel_ids: Iterable[int]) -> dict[int,
     return found
 
 
+def event_ids_for_parcels(conn: Connection, parcel_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The ids of the parcels' stored events (no data: enough to tell what a poll adds)."""
+    ids = sorted(set(parcel_ids))
+    found: dict[int, set[str]] = {pid: set() for pid in ids}
+    if ids:
+        query = sa.select(events.c.parcel_id, events.c.id).where(events.c.parcel_id.in_(ids))
+        for parcel_id, event_id in conn.execute(query):
+            found[parcel_id].add(event_id)
+    return found
+
+
 def record_verdict(
     conn: Connection,
     order_id: str,
@@ -221,6 +232,25 @@ def record_verdict(
         .returning(verdicts.c.id)
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+def record_verdicts(
+    conn: Connection, changes: Iterable[tuple[str, DeliveryVerdict]], *, now: datetime
+) -> None:
+    """`record_verdict` for many orders (order-level rows) in one executemany."""
+    values = [
+        {
+            "order_id": order_id,
+            "parcel_id": None,
+            "verdict": verdict.verdict.value,
+            "delivered_at": verdict.delivered_at,
+            "reasons": [reason.to_dict() for reason in verdict.reasons],
+            "computed_at": now,
+        }
+        for order_id, verdict in changes
+    ]
+    if values:
+        conn.execute(sa.insert(verdicts), values)
 
 
 def verdict_history(conn: Connection, order_id: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from tracker.errors import NotFoundError
 from tracker.model import Destination, Order, Parcel, TrackingState
-from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, upsert_insert
+from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, update_many, upsert_insert
 from tracker.store.tables import orders, parcels
 
 
@@ -233,12 +233,31 @@ def set_next_poll(
     `failed=True` counts a failure, `failed=False` resets the count, None leaves it alone.
     `state` may set tracking_state, status, last_event_at and delivered_at.
     """
-    unknown = set(state) - {"tracking_state", "status", "last_event_at", "delivered_at"}
-    if unknown:
-        raise TypeError(f"set_next_poll: unexpected fields {sorted(unknown)}")
-    values: dict[str, Any] = {"next_poll_at": when, **state}
-    if polled_at is not None:
-        values["last_polled_at"] = polled_at
+    values = next_poll_values(parcel_id, when, polled_at=polled_at, **state)
+    del values["id"]
     if failed is not None:
         values["poll_failures"] = parcels.c.poll_failures + 1 if failed else 0
     conn.execute(sa.update(parcels).where(parcels.c.id == parcel_id).values(values))
+
+
+def next_poll_values(
+    parcel_id: int, when: datetime | None, *, polled_at: datetime | None = None, **state: Any
+) -> dict[str, Any]:
+    """The `set_next_poll` row for `update_parcels` (a successful poll: failures reset)."""
+    unknown = set(state) - {"tracking_state", "status", "last_event_at", "delivered_at"}
+    if unknown:
+        raise TypeError(f"set_next_poll: unexpected fields {sorted(unknown)}")
+    values: dict[str, Any] = {"id": parcel_id, "next_poll_at": when, **state}
+    if polled_at is not None:
+        values["last_polled_at"] = polled_at
+    return values
+
+
+def update_parcels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write many parcels' new values (dicts with `id`) in a few executemany round trips."""
+    update_many(conn, parcels, rows)
+
+
+def update_order_reports(conn: Connection, reports: Sequence[dict[str, Any]]) -> None:
+    """`update_order_report` for many orders: dicts with `id`, `updated_at` and the report."""
+    update_many(conn, orders, reports)

@@ -134,6 +134,44 @@ def create_deliveries(conn: Connection, alert_id: int, *, now: datetime) -> list
     return sorted(int(row.id) for row in conn.execute(stmt, values))
 
 
+def create_deliveries_many(
+    conn: Connection, alert_ids: Iterable[int], *, now: datetime
+) -> list[int]:
+    """`create_deliveries` for many alerts: one read of the alerts, one of the endpoints, one
+    insert (a poll that raises alerts for several orders pays three round trips, not 3N)."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        return []
+    query = sa.select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id)
+    found = [from_row(AlertRow, row) for row in conn.execute(query)]
+    wanted = list_endpoints(conn, enabled_only=True)
+    values = [
+        {
+            "alert_id": alert.id,
+            "endpoint_id": ep.id,
+            "webhook_id": webhook_id(alert.key, ep.id),
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for alert in found
+        for payload in (alert_payload(alert),)
+        for ep in wanted
+        if ep.wants(alert.type)
+    ]
+    if not values:
+        return []
+    stmt = (
+        upsert_insert(conn, webhook_deliveries)
+        .on_conflict_do_nothing(index_elements=["alert_id", "endpoint_id"])
+        .returning(webhook_deliveries.c.id)
+    )
+    return sorted(int(row.id) for row in conn.execute(stmt, values))
+
+
 def get_delivery(conn: Connection, delivery_id: int) -> DeliveryRow | None:
     query = sa.select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
     row = conn.execute(query).first()
@@ -187,17 +225,22 @@ def record_attempt(
         .returning(webhook_attempts.c.id)
     ).scalar_one()
     table = webhook_deliveries
+    pending = table.c.status == "pending"
+    next_at = next_attempt_at if status == "pending" else None
     conn.execute(
         sa.update(table)
         .where(table.c.id == delivery_id)
         .values(
-            attempts=table.c.attempts + 1, last_status_code=status_code, updated_at=attempted_at
+            attempts=table.c.attempts + 1,
+            last_status_code=status_code,
+            updated_at=attempted_at,
+            # one statement, not two: only a pending delivery moves on
+            status=sa.case((pending, sa.literal(status)), else_=table.c.status),
+            next_attempt_at=sa.case(
+                (pending, sa.literal(next_at, type_=table.c.next_attempt_at.type)),
+                else_=table.c.next_attempt_at,
+            ),
         )
-    )
-    conn.execute(
-        sa.update(table)
-        .where(table.c.id == delivery_id, table.c.status == "pending")
-        .values(status=status, next_attempt_at=next_attempt_at if status == "pending" else None)
     )
     return int(attempt)
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tracker.model import Destination, NumberResult, Order, Outcome, Parcel, Status, TrackingState
-from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row
+from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, update_many
 from tracker.store.orders import OrderRow, ParcelRow, promised_from_text
 from tracker.store.tables import orders, parcels
 
@@ -101,6 +101,13 @@ def set_results(
     conn.execute(sa.update(parcels).where(parcels.c.id == row.id).values(results=merged))
 
 
+def results_values(row: ParcelRow, source: str, results: Sequence[NumberResult]) -> dict[str, Any]:
+    """`set_results` as a row for `orders.update_parcels`."""
+    merged = dict(row.results or {})
+    merged[source] = [result_to_data(r) for r in results]
+    return {"id": row.id, "results": merged}
+
+
 # ----------------------------------------------------------------------------- deadline checks
 
 
@@ -114,3 +121,8 @@ def claim_due_checks(
 
 def set_next_check(conn: Connection, order_id: str, when: datetime | None) -> None:
     conn.execute(sa.update(orders).where(orders.c.id == order_id).values(next_check_at=when))
+
+
+def set_next_checks(conn: Connection, checks: Mapping[str, datetime | None]) -> None:
+    """`set_next_check` for many orders in one executemany."""
+    update_many(conn, orders, [{"id": k, "next_check_at": v} for k, v in checks.items()])

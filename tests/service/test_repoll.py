@@ -1,0 +1,113 @@
+"""Re-polls: one that brings nothing new is rescheduled from stored state without re-analysis;
+one that brings a new event is analysed again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tests.service.test_polling import NOW, START, add_order, run_due, scenario, settings_for
+from tracker.model import NumberResult, Outcome
+from tracker.service import repoll
+from tracker.sim.server import SimServer
+from tracker.store import repo
+from workers.guards import Guards
+
+
+@pytest.fixture
+def sim() -> Iterator[SimServer]:
+    with SimServer(scenario()) as server:
+        server.clock.set(NOW)
+        yield server
+
+
+def make_due(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE parcels SET next_poll_at = :t"), {"t": START})
+
+
+def test_a_quiet_repoll_only_reschedules(engine: Engine, sim: SimServer, guards: Guards) -> None:
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    run_due(engine, settings, guards, NOW)
+    with engine.connect() as conn:
+        before = repo.get_order(conn, "A-1")
+        verdicts = len(repo.verdict_history(conn, "A-1"))
+        stored = (repo.get_parcel(conn, pid).results or {}).values()  # type: ignore[union-attr]
+    first_seen = {r["observed_at"] for rs in stored for r in rs}
+    later = NOW + timedelta(hours=2)
+    make_due(engine)
+    run_due(engine, settings, guards, later)
+    with engine.connect() as conn:
+        after = repo.get_order(conn, "A-1")
+        parcel = repo.get_parcel(conn, pid)
+        assert len(repo.verdict_history(conn, "A-1")) == verdicts
+    assert before is not None and after is not None and parcel is not None
+    assert after.updated_at == before.updated_at  # the report was not rewritten
+    assert parcel.last_polled_at == later
+    assert parcel.poll_failures == 0
+    # delivered: the second source's poll of this round is not the confirmation, so one more
+    # confirmation poll is scheduled (as a full re-analysis schedules it)
+    assert parcel.next_poll_at is not None and parcel.next_poll_at > later
+    observed = {r["observed_at"] for rs in (parcel.results or {}).values() for r in rs}
+    assert observed and not observed & first_seen  # the answers were stored again
+
+
+def test_a_repoll_with_a_new_event_is_analysed_again(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    settings = settings_for(sim)
+    add_order(engine)
+    sim.clock.set(START + timedelta(hours=150))  # in transit: not delivered yet
+    run_due(engine, settings, guards, NOW)
+    with engine.connect() as conn:
+        first = repo.get_order(conn, "A-1")
+    sim.clock.set(NOW)
+    make_due(engine)
+    run_due(engine, settings, guards, NOW + timedelta(hours=1))
+    with engine.connect() as conn:
+        second = repo.get_order(conn, "A-1")
+        types = {a.type for a in repo.list_alerts(conn)}
+    assert first is not None and second is not None
+    assert first.status != "delivered"
+    assert (second.status, second.verdict) == ("delivered", "delivered")
+    assert "delivery.confirmed" in types
+
+
+def result(**changes: object) -> NumberResult:
+    fields: dict[str, object] = {"source": "cainiao", "requested": "N1", "outcome": Outcome.FOUND}
+    fields.update(changes)
+    return NumberResult(**fields)  # type: ignore[arg-type]
+
+
+def test_only_the_observation_time_may_differ_for_unchanged_results() -> None:
+    from tracker.store.orders import ParcelRow
+    from tracker.store.polling import result_to_data
+
+    def row(stored: list[NumberResult] | None) -> ParcelRow:
+        results = None if stored is None else {"cainiao": [result_to_data(r) for r in stored]}
+        return ParcelRow(
+            1,
+            "A",
+            "N1",
+            [],
+            None,
+            ["cainiao"],
+            "active",
+            None,
+            None,
+            None,
+            0,
+            "in_transit",
+            None,
+            results,
+        )
+
+    old = [result(observed_at=NOW)]
+    assert not repoll.results_changed(row(old), "cainiao", [result(observed_at=NOW + timedelta(1))])
+    assert repoll.results_changed(row(old), "cainiao", [result(outcome=Outcome.NOT_FOUND)])
+    assert repoll.results_changed(row(None), "cainiao", [result()])

@@ -1,0 +1,69 @@
+"""Re-polls that brought nothing new: told apart cheaply, rescheduled from stored state.
+
+Most polls of a running service find a parcel as it was: the same events (same deterministic
+ids) and the same per-number answers. Re-running the pipeline over every stored event for those
+orders would reproduce the stored report, so a quiet order is only rescheduled: its source's
+answers are stored again (their observation time moves) and the next poll follows the stored
+status, verdict and event times. Time alone (overdue, deadline near, stalled, the window
+closing) is the deadline sweep's job, which re-analyses orders at their `next_check_at`.
+
+Only single-parcel orders already analysed once take this path: the parcel's verdict is then
+the order's stored verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tracker import cadence, deadlines
+from tracker.model import NumberResult, Status, Verdict
+from tracker.store import polling
+from tracker.store.orders import OrderRow, ParcelRow, next_poll_values
+
+_VOLATILE = "observed_at"  # when the answer was fetched: changes on every poll
+
+
+def results_changed(row: ParcelRow, source: str, results: Sequence[NumberResult]) -> bool:
+    """Whether `source` now answers for the parcel differently from its stored answers."""
+    stored = (row.results or {}).get(source)
+    if stored is None:
+        return True
+    fresh = [polling.result_to_data(r) for r in results]
+    return _stable(fresh) != _stable(stored)
+
+
+def _stable(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != _VOLATILE} for r in results]
+
+
+def quiet(order_row: OrderRow, rows: Sequence[ParcelRow], new_events: int, changed: bool) -> bool:
+    """Whether the order can be rescheduled without re-analysis."""
+    return (
+        not new_events
+        and not changed
+        and len(rows) == 1
+        and order_row.verdict is not None
+        and rows[0].status is not None
+    )
+
+
+def schedule_stored(
+    order_row: OrderRow, row: ParcelRow, now: datetime, confirmed: bool
+) -> dict[str, Any]:
+    """The next poll of an unchanged parcel (an `orders.update_parcels` row)."""
+    if row.status is None or order_row.verdict is None:  # `quiet` rules these out
+        raise ValueError(f"parcel {row.id} was never analysed")
+    window = deadlines.window(polling.order_value(order_row, [row]), now)
+    state = cadence.PollState(
+        status=Status(row.status),
+        verdict=Verdict(order_row.verdict),
+        window=window.state,
+        promised_end=window.promised_end,
+        last_event_at=row.last_event_at,
+        delivered_at=row.delivered_at,
+        confirmed=confirmed,
+    )
+    values = next_poll_values(row.id, cadence.next_poll(state, now), polled_at=now)
+    return {**values, "poll_failures": 0}
