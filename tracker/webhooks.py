@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import os
 import random
 import secrets
 import time
@@ -259,30 +260,48 @@ class AttemptResult:
     retry_after: float | None = None
 
 
+_sessions: dict[tuple[int, bool], Any] = {}
+
+
+def _session(allow_private: bool) -> Any:
+    """One hardened session per process and policy, reused so that keep-alive connections
+    and the adapter are not rebuilt for every delivery. The IP filter still runs on every
+    request: requests-hardened resolves and checks the host each time it picks a pool, and
+    pools are keyed by the checked address. Keyed by pid too: a forked worker child builds
+    its own (sockets are never shared across processes)."""
+    key = (os.getpid(), allow_private)
+    session = _sessions.get(key)
+    if session is None:
+        from requests_hardened import Config, Manager
+
+        manager = Manager(
+            Config(
+                ip_filter_enable=not allow_private,
+                ip_filter_allow_loopback_ips=allow_private,
+                never_redirect=True,
+                default_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                user_agent_override="tracker-webhooks/1",
+            )
+        )
+        session = _sessions[key] = manager.get_session()
+    return session
+
+
 def send(
     url: str, request_headers: Mapping[str, str], body: bytes, allow_private: bool
 ) -> AttemptResult:
     """POST once. Private and metadata addresses are refused at connect time (DNS pinned)
     unless `allow_private`; redirects are never followed; at most 64 KiB of the answer is read."""
     import requests
-    from requests_hardened import Config, Manager
 
     from tracker.sources.http import parse_retry_after
 
-    manager = Manager(
-        Config(
-            ip_filter_enable=not allow_private,
-            ip_filter_allow_loopback_ips=allow_private,
-            never_redirect=True,
-            default_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            user_agent_override="tracker-webhooks/1",
-        )
-    )
     started = time.monotonic()
     try:
-        with manager.get_session() as session:
-            response = session.post(url, data=body, headers=dict(request_headers), stream=True)
-            excerpt = _read_excerpt(response)
+        response = _session(allow_private).post(
+            url, data=body, headers=dict(request_headers), stream=True
+        )
+        excerpt = _read_excerpt(response)
     except Exception as exc:  # requests errors and requests-hardened's InvalidIPAddress
         if not isinstance(exc, requests.RequestException | OSError | ValueError) and (
             type(exc).__name__ != "InvalidIPAddress"
@@ -298,6 +317,8 @@ def send(
 
 
 def _read_excerpt(response: Any) -> str:
+    # An answer read to its end leaves its connection in the pool (close() only releases
+    # it); one cut short at the cap is closed instead.
     read = b""
     for chunk in response.iter_content(8192):
         read += chunk

@@ -65,13 +65,14 @@ def deliver(
         result.status_code, attempts + 1, now(), retry_after=result.retry_after
     )
     with engine.begin() as conn:
-        _record(conn, delivery, started, result, step)
+        _record(conn, delivery, endpoint.failing_since, started, result, step)
     return DeliveryOutcome(delivery_id, True, result.status_code, step.step)
 
 
 def _record(
     conn: Connection,
     delivery: outbox.DeliveryRow,
+    failing_since: datetime | None,
     started: datetime,
     result: webhooks.AttemptResult,
     step: webhooks.Next,
@@ -89,7 +90,10 @@ def _record(
     )
     endpoint_id = delivery.endpoint_id
     if step.step is Step.SUCCEEDED:
-        endpoints.set_failing_since(conn, endpoint_id, None)
+        # as read before sending, so most successes write nothing (a failure recorded since
+        # is cleared by the next success)
+        if failing_since is not None:
+            endpoints.set_failing_since(conn, endpoint_id, None)
     elif step.step is Step.DISABLE_ENDPOINT:
         endpoints.disable_endpoint(conn, endpoint_id, "the endpoint answered 410 Gone")
     else:
