@@ -12,9 +12,10 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import redis_server
 from tracker import metrics
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = redis_server.url(9)
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

@@ -23,10 +23,11 @@ import pytest
 import redis
 import requests
 
+from tests import redis_server
 from tracker.logs import Redactor
 from tracker.serve import LogStream, safe_url
 
-REDIS_URL = "redis://127.0.0.1:6379/8"
+REDIS_URL = redis_server.url(8)
 SERVE = [sys.executable, "-m", "tracker.cli", "serve"]
 STOP_WITHIN = 45.0
 

@@ -48,6 +48,7 @@ _GENERAL: Final = frozenset(
         "VISIBILITY_TIMEOUT",
         "DEADLINE_SWEEP_SECONDS",
         "ANALYZE_WORKERS",
+        "TEST_REDIS",
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")

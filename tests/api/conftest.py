@@ -14,6 +14,7 @@ from celery import Celery
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from tests import redis_server
 from tests.store.conftest import engine, migrated_engine  # noqa: F401 - fixtures
 from tracker.api import create_app
 from tracker.settings import Secret, Settings, SourceSettings
@@ -21,7 +22,7 @@ from tracker.store import access
 from workers.config import celery_config
 from workers.queue import CeleryQueue
 
-API_REDIS_URL = "redis://127.0.0.1:6379/12"
+API_REDIS_URL = redis_server.url(12)
 NOW = datetime(2026, 11, 12, 12, 0, tzinfo=UTC)
 ENV_TOKEN = "env-token-for-tests-0123456789abcdef"
 PUSH_KEYS = {"17track": "17track-test-key", "aftership": "aftership-test-secret"}

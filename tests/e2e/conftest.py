@@ -12,10 +12,11 @@ import pytest
 import redis
 from sqlalchemy.engine import Engine
 
+from tests import redis_server
 from tests.store.conftest import blank_database
 from tracker.store.db import upgrade
 
-E2E_REDIS_URL = "redis://127.0.0.1:6379/11"
+E2E_REDIS_URL = redis_server.url(11)
 START = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
 DE = {"country": "DE", "city": "Berlin", "postal_code": "10115"}
 CN = {"country": "CN", "city": "Shenzhen"}

@@ -13,8 +13,10 @@ import orjson
 import pytest
 import redis
 
+from tests import redis_server
+
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_REDIS_URL = "redis://127.0.0.1:6379/7"
+DEMO_REDIS_URL = redis_server.url(7)
 DURATION = 75  # seconds the service runs: the promise is "within a minute"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

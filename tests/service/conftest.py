@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tests import redis_server
 from tests.store.conftest import conn, engine, migrated_engine  # noqa: F401 - fixtures
 from tracker.sources.base import RateLimit
 from workers.guards import Guards
 
-SERVICE_REDIS_URL = "redis://127.0.0.1:6379/13"
+SERVICE_REDIS_URL = redis_server.url(13)
 
 
 @pytest.fixture

@@ -5,15 +5,17 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 
+from tests import redis_server
 from tracker.errors import CircuitOpen, RateLimited, SourceRequestRejected, SourceUnavailable
 from tracker.sources.base import RateLimit
 from workers.guards import Guards
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = redis_server.url(14)
 LIMITS = {"cainiao": RateLimit(10, 1.0), "17track": RateLimit(3, 1.0)}
 
 
@@ -25,12 +27,13 @@ def guards() -> Iterator[Guards]:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def _hammer(start_at: float, seconds: float, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _hammer(ready: Any, go: Any, seconds: float, results: Any) -> None:
     with Guards(REDIS_URL, LIMITS) as g:
         admitted = 0
-        while time.time() < start_at:
-            time.sleep(0.001)
-        while time.time() < start_at + seconds:
+        ready.put(1)
+        go.wait(60)  # start together, however long each process took to import
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
             if g["cainiao"].wait_time() == 0:
                 admitted += 1
         results.put(admitted)
@@ -38,14 +41,16 @@ def _hammer(start_at: float, seconds: float, results: multiprocessing.Queue) -> 
 
 def test_the_rate_limit_holds_across_processes(guards: Guards) -> None:
     context = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
-    start_at = time.time() + 1.5
-    workers = [context.Process(target=_hammer, args=(start_at, 0.9, results)) for _ in range(4)]
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    workers = [context.Process(target=_hammer, args=(ready, go, 0.9, results)) for _ in range(4)]
     for w in workers:
         w.start()
+    for _ in workers:
+        ready.get(timeout=60)
+    go.set()
+    admitted = [results.get(timeout=30) for _ in workers]
     for w in workers:
-        w.join(30)
-    admitted = [results.get(timeout=5) for _ in workers]
+        w.join(10)
     assert sum(admitted) == 10, admitted
 
 
@@ -79,8 +84,10 @@ def test_breaker_opens_after_transient_failures_and_recovers(guards: Guards) -> 
             guards["cainiao"].call(failing)
     with pytest.raises(CircuitOpen):
         guards["cainiao"].call(failing)  # the third failure trips it
-    with Guards(REDIS_URL, LIMITS, fail_max=3, reset_timeout=1) as other_worker, \
-            pytest.raises(CircuitOpen):
+    with (
+        Guards(REDIS_URL, LIMITS, fail_max=3, reset_timeout=1) as other_worker,
+        pytest.raises(CircuitOpen),
+    ):
         other_worker["cainiao"].call(failing)  # open for everyone: the source sees no call
     assert len(calls) == 3
     time.sleep(1.1)
