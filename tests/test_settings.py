@@ -15,12 +15,14 @@ def test_defaults_are_the_embedded_service() -> None:
 
 
 def test_reads_per_source_url_and_key() -> None:
-    settings = Settings.from_env({
-        "TRACKER_CAINIAO_URL": "http://127.0.0.1:9000/cainiao/",
-        "TRACKER_17TRACK_URL": "http://127.0.0.1:9000/17track",
-        "TRACKER_17TRACK_KEY": "s3cret-17",
-        "PATH": "/usr/bin",  # not ours: ignored
-    })
+    settings = Settings.from_env(
+        {
+            "TRACKER_CAINIAO_URL": "http://127.0.0.1:9000/cainiao/",
+            "TRACKER_17TRACK_URL": "http://127.0.0.1:9000/17track",
+            "TRACKER_17TRACK_KEY": "s3cret-17",
+            "PATH": "/usr/bin",  # not ours: ignored
+        }
+    )
     assert settings.source("cainiao").url == "http://127.0.0.1:9000/cainiao"
     assert settings.source("17track").key == Secret("s3cret-17")
     assert settings.source("17track").key is not None
@@ -29,10 +31,12 @@ def test_reads_per_source_url_and_key() -> None:
 
 
 def test_secrets_never_show_in_repr() -> None:
-    settings = Settings.from_env({
-        "TRACKER_17TRACK_KEY": "s3cret-17",
-        "TRACKER_API_TOKENS": "tok-one,tok-two",
-    })
+    settings = Settings.from_env(
+        {
+            "TRACKER_17TRACK_KEY": "s3cret-17",
+            "TRACKER_API_TOKENS": "tok-one,tok-two",
+        }
+    )
     shown = repr(settings) + str(settings)
     for secret in ("s3cret-17", "tok-one", "tok-two"):
         assert secret not in shown
@@ -44,8 +48,11 @@ def test_secrets_never_show_in_repr() -> None:
     [
         ({"TRACKER_DATABASE_URL": "not a url"}, "TRACKER_DATABASE_URL", "not a database URL"),
         ({"TRACKER_DATABASE_URL": "mysql://x@y/z"}, "TRACKER_DATABASE_URL", "unsupported"),
-        ({"TRACKER_DATABASE_URL": "postgresql+psycopg2://u@h/db"}, "TRACKER_DATABASE_URL",
-         "psycopg"),
+        (
+            {"TRACKER_DATABASE_URL": "postgresql+psycopg2://u@h/db"},
+            "TRACKER_DATABASE_URL",
+            "psycopg",
+        ),
         ({"TRACKER_REDIS_URL": "http://localhost"}, "TRACKER_REDIS_URL", "not a Redis URL"),
         ({"TRACKER_REDIS_URL": "redis://localhost:notaport/0"}, "TRACKER_REDIS_URL", "port"),
         ({"TRACKER_FOOBAR_URL": "http://x"}, "TRACKER_FOOBAR_URL", "unknown source 'foobar'"),
@@ -55,9 +62,13 @@ def test_secrets_never_show_in_repr() -> None:
         ({"TRACKER_API_PORT": "99999"}, "TRACKER_API_PORT", "between"),
         ({"TRACKER_CAINIAO_RATE": "fast"}, "TRACKER_CAINIAO_RATE", "CALLS/SECONDS"),
         ({"TRACKER_CAINIAO_RATE": "0/1"}, "TRACKER_CAINIAO_RATE", "positive"),
+        ({"TRACKER_API_RATE_LIMIT": "lots"}, "TRACKER_API_RATE_LIMIT", "20/second"),
         ({"TRACKER_STALLED_DAYS": "ten"}, "TRACKER_STALLED_DAYS", "integer"),
-        ({"TRACKER_DATABSE_URL": "sqlite://"}, "TRACKER_DATABSE_URL",
-         "did you mean TRACKER_DATABASE_URL"),
+        (
+            {"TRACKER_DATABSE_URL": "sqlite://"},
+            "TRACKER_DATABSE_URL",
+            "did you mean TRACKER_DATABASE_URL",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str, fragment: str) -> None:
@@ -84,3 +95,10 @@ def test_rate_overrides_the_published_quota() -> None:
     assert settings.rate_limits["cainiao"].per_second == 500
     assert settings.rate_limits["dhl"].period == 86400
     assert "17track" not in settings.rate_limits
+
+
+def test_api_rate_limit_in_limits_notation() -> None:
+    assert Settings.from_env({}).api_rate_limit == "20/second"
+    assert Settings.from_env({"TRACKER_API_RATE_LIMIT": "600/minute"}).api_rate_limit == (
+        "600/minute"
+    )

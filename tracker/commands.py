@@ -223,6 +223,7 @@ def run_api(settings: Settings, echo: Callable[[str], None]) -> None:
 
     import uvicorn
 
+    from tracker import logs
     from tracker.api import create_app
 
     # By name: the library does not depend on the Celery shell (workers/), only this entry
@@ -230,6 +231,7 @@ def run_api(settings: Settings, echo: Callable[[str], None]) -> None:
     queue = importlib.import_module("workers.queue").default_queue()
     open_engine(settings).dispose()  # a fresh database gets its schema before requests come
     app = create_app(settings, queue)
+    logs.configure(settings)
     echo(f"tracker api on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
     uvicorn.run(
         app,
@@ -237,4 +239,5 @@ def run_api(settings: Settings, echo: Callable[[str], None]) -> None:
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # our JSON lines (tracker.logs), not uvicorn's own format
     )

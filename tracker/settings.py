@@ -49,6 +49,7 @@ _GENERAL: Final = frozenset(
         "DEADLINE_SWEEP_SECONDS",
         "ANALYZE_WORKERS",
         "TEST_REDIS",
+        "API_RATE_LIMIT",
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
@@ -106,6 +107,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     visibility_timeout: int = 3600
+    api_rate_limit: str = "20/second"
     deadline_sweep_seconds: int = 60
 
     def source(self, name: str) -> SourceSettings:
@@ -147,6 +149,7 @@ class Settings:
             deadline_sweep_seconds=_int(
                 "DEADLINE_SWEEP_SECONDS", ours.get("DEADLINE_SWEEP_SECONDS", "60"), 1, 86400
             ),
+            api_rate_limit=_rate_limit("API_RATE_LIMIT", ours.get("API_RATE_LIMIT", "20/second")),
         )
 
 
@@ -237,6 +240,19 @@ def _rate(name: str, value: str) -> RateLimit:
     if limit.calls < 1 or limit.period <= 0:
         raise _fail(name, f"expected a positive quota such as 3/1, got {value!r}")
     return limit
+
+
+def _rate_limit(name: str, value: str) -> str:
+    """A per-token API quota in `limits` notation ("20/second", "600/minute")."""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise _fail(
+            name, f"expected a quota such as 20/second or 600/minute, got {value!r}"
+        ) from exc
+    return value
 
 
 def _source_list(name: str, value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -24,3 +24,5 @@ except ConfigurationError as exc:  # pragma: no cover - exercised through the CL
 app = Celery("tracker")
 app.conf.update(celery_config(settings))
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+
+import workers.observability  # noqa: E402, F401 - JSON logs, task context and metrics (signals)

@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tracker import __version__
 from tracker.api import routes_lookups, routes_ops, routes_orders, routes_webhooks
 from tracker.api.context import (
-    DEFAULT_RATE_LIMIT,
     RETRY_AFTER_UNAVAILABLE,
     Context,
     Unavailable,
@@ -157,11 +156,12 @@ def create_app(
     redis: redis_lib.Redis | None = None,
     clock: Callable[[], datetime] = _utcnow,
     *,
-    rate_limit: str = DEFAULT_RATE_LIMIT,
+    rate_limit: str | None = None,
 ) -> FastAPI:
     """The API on `settings`' database and Redis (or the `engine` and Redis client given).
 
-    `rate_limit` is per token, in `limits` notation ("20/second", "600/minute").
+    `rate_limit` is per token, in `limits` notation ("20/second", "600/minute"); by default
+    TRACKER_API_RATE_LIMIT.
     """
     from tracker.store.db import make_engine
 
@@ -180,7 +180,7 @@ def create_app(
             settings.redis_url, socket_connect_timeout=1, socket_timeout=2
         ),
         clock=clock,
-        rate_limit=rate_limit,
+        rate_limit=rate_limit or settings.api_rate_limit,
     )
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _validation)
