@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import redis_server
+
 DESIGN_COMMANDS = ("serve", "api", "orders", "webhooks", "lookup", "analyze", "sim")
 
 
@@ -38,11 +40,35 @@ def test_orders_help_lists_add_import_show() -> None:
         assert f"  {command} " in result.stdout
 
 
-@pytest.mark.parametrize("args", [("lookup", "LP00512345678901")])
-def test_commands_not_built_yet_say_so_and_fail(args: tuple[str, ...]) -> None:
-    result = run(*args)
+def test_lookup_without_a_worker_says_what_to_start(tmp_path: Path) -> None:
+    env = {
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
+        "TRACKER_REDIS_URL": redis_server.url(6),
+    }
+    result = run("lookup", "LP00512345678901", "--wait", "1", env=env)
     assert result.returncode == 3
-    assert "not available yet" in result.stderr
+    assert "not answered within 1s: is a worker running?" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_lookup_with_redis_down_says_so(tmp_path: Path) -> None:
+    env = {
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
+        "TRACKER_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    result = run("lookup", "LP00512345678901", env=env)
+    assert result.returncode == 3
+    assert "Redis is not reachable" in result.stderr
+
+
+def test_lookup_of_a_bad_number_names_the_field(tmp_path: Path) -> None:
+    env = {
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
+        "TRACKER_REDIS_URL": redis_server.url(6),
+    }
+    result = run("lookup", "LP 12", env=env)
+    assert result.returncode == 2
+    assert "tracking_number" in result.stderr
     assert "Traceback" not in result.stderr
 
 

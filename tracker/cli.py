@@ -64,13 +64,6 @@ def _print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def _not_yet(what: str, issue: int) -> NoReturn:
-    _fail(
-        f"{what} is not available yet: it arrives with issue #{issue}. Nothing was done.",
-        EXIT_UNAVAILABLE,
-    )
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracker")
 def cli() -> None:
@@ -287,10 +280,49 @@ def tokens_create(name: str) -> None:
 @click.option("--source", default=None, help="Ask this source only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @clean_errors
-def lookup(number: str, source: str | None, as_json: bool) -> None:
+@click.option(
+    "--wait",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="Seconds to wait for a worker's answer.",
+)
+def lookup(number: str, source: str | None, as_json: bool, wait: float) -> None:
     """Queue an on-demand lookup of NUMBER and wait for the answer."""
-    _settings()
-    _not_yet("tracker lookup", 5)
+    import tracker
+    from tracker import commands
+    from tracker.service.lookups import LookupTimeout
+
+    settings = _settings()
+    problem = commands.redis_problem(settings.redis_url)
+    if problem:
+        _fail(problem, EXIT_UNAVAILABLE)
+    try:
+        report = tracker.lookup(number, source, wait=wait, settings=settings)
+    except LookupTimeout as exc:
+        _fail(str(exc), EXIT_UNAVAILABLE)
+    if as_json:
+        _print_json(report)
+        return
+    for line in _lookup_lines(report):
+        click.echo(line)
+
+
+def _lookup_lines(report: dict[str, Any]) -> list[str]:
+    if "error" in report and "timeline" not in report:
+        return [f"{report.get('id')}: {report.get('status')}: {report.get('error')}"]
+    lines = [f"{report['tracking_number']}: {report['status']} ({report['substatus']})"]
+    for event in report["timeline"][-10:]:
+        where = (event.get("location") or {}).get("country") or ""
+        lines.append(
+            f"  {event['occurred_at'] or '?':<21} {where:<3} {event['description']}"
+            f"  [{', '.join(event['sources'])}]"
+        )
+    for answer in report.get("sources", []):
+        lines.append(f"  {answer['source']}: {answer['outcome']}")
+    for warning in report.get("warnings", []):
+        lines.append(f"  warning: {warning['source']}: {warning['message']}")
+    return lines
 
 
 @cli.command()
@@ -300,11 +332,27 @@ def lookup(number: str, source: str | None, as_json: bool) -> None:
     default=None,
     help="ISO-8601 instant to analyse at (default: the case's `now`, else the current time).",
 )
-def analyze(file: str, now: str | None) -> None:
+@click.option(
+    "--evidence",
+    type=click.Choice(["markdown", "html"]),
+    default=None,
+    help="Also write each order's dispute summary as <order id>.md/.html (beside FILE).",
+)
+@click.option(
+    "--evidence-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where --evidence writes the summaries (default: FILE's directory).",
+)
+def analyze(file: str, now: str | None, evidence: str | None, evidence_dir: str | None) -> None:
     """Run the whole pipeline offline on a saved case FILE (JSON or JSON Lines)."""
     from tracker.analyze import main as analyze_main
 
-    sys.exit(analyze_main(file, now, sys.stdout, sys.stderr))
+    sys.exit(
+        analyze_main(
+            file, now, sys.stdout, sys.stderr, evidence=evidence, evidence_dir=evidence_dir
+        )
+    )
 
 
 @cli.command()
@@ -312,8 +360,8 @@ def analyze(file: str, now: str | None) -> None:
 @click.option(
     "--scenario",
     default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Scenario JSON file (default: the built-in demo scenario).",
+    help="Scenario JSON file, or synthetic:N[:SEED] for N generated parcels "
+    "(default: the built-in demo scenario).",
 )
 @clean_errors
 def sim(port: int, scenario: str | None) -> None:

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy.engine import Engine
 
 from tracker import numbers, pipeline, sources
-from tracker.errors import SourceError, ValidationError
+from tracker.errors import SourceError, TrackerError, ValidationError
 from tracker.model import SOURCE_NAMES, Observation
 from tracker.service.polling import Guard
 from tracker.service.queue import Queue
@@ -135,3 +135,30 @@ def _fetch_report(
     report["warnings"] = [*report["warnings"], *failures]
     report["asked"] = list(asked)
     return report
+
+
+def wait_for(
+    engine: Engine, lookup_id: str, timeout: float, clock: Callable[[], float] | None = None
+) -> access.LookupRow:
+    """The lookup once answered (done or failed); LookupTimeout if no worker answered."""
+    import time
+
+    monotonic = clock or time.monotonic
+    deadline = monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            row = access.get_lookup(conn, lookup_id)
+        if row is not None and row.status != "queued":
+            return row
+        if monotonic() >= deadline:
+            raise LookupTimeout(lookup_id, timeout)
+        time.sleep(0.1)
+
+
+class LookupTimeout(TrackerError):
+    def __init__(self, lookup_id: str, timeout: float) -> None:
+        self.lookup_id = lookup_id
+        super().__init__(
+            f"lookup {lookup_id} was not answered within {timeout:g}s: is a worker running? "
+            "(start one with `tracker serve` or `celery -A workers.app worker`)"
+        )
