@@ -52,7 +52,7 @@ def test_processes_share_settings_pointing_at_the_compose_services() -> None:
 
 def test_every_command_is_the_one_the_readme_gives() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("api", "worker", "beat", "migrate"):
+    for name in ("api", "worker", "worker-fast", "beat", "migrate"):
         command = " ".join(compose()["services"][name]["command"])
         assert f"`{command}`" in readme, f"{name}: {command!r} is not in the README"
 

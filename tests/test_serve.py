@@ -97,8 +97,11 @@ class Running:
     def saw(self, pattern: str) -> bool:
         return any(re.search(pattern, line) for line in self.lines)
 
+    def count(self, pattern: str) -> int:
+        return sum(1 for line in self.lines if re.search(pattern, line))
+
     def pids(self) -> dict[str, int]:
-        found = (re.search(r"started (\w+) \(pid (\d+)\)", line) for line in self.lines)
+        found = (re.search(r"started ([\w-]+) \(pid (\d+)\)", line) for line in self.lines)
         return {m[1]: int(m[2]) for m in found if m}
 
     def finish(self) -> tuple[int, str]:
@@ -133,7 +136,7 @@ def port_open(port: int) -> bool:
 
 
 def assert_no_child_left(pids: dict[str, int]) -> None:
-    assert set(pids) == {"api", "worker", "beat"}
+    assert set(pids) == {"api", "worker", "worker-fast", "beat"}
     # each child leads its own process group: an empty group means no pool child survived
     left = [name for name, pid in pids.items() if group_alive(pid)]
     assert left == []
@@ -149,7 +152,7 @@ def test_supervised_children_stop_cleanly_on_sigint(env: dict[str, str], tmp_pat
     run = start([sys.executable, "-c", DRIVER, *api], env, tmp_path)
     try:
         run.wait_for(lambda: port_open(port), "the api port opening")
-        run.wait_for(lambda: run.saw(r"ready\."), "the worker's ready line")
+        run.wait_for(lambda: run.count(r"ready\.") >= 2, "both workers' ready lines")
         run.wait_for(lambda: run.saw(r"beat"), "a beat line")
         pids = run.pids()
         started = time.monotonic()
@@ -162,7 +165,7 @@ def test_supervised_children_stop_cleanly_on_sigint(env: dict[str, str], tmp_pat
     assert_no_child_left(pids)
     # one stream: every line is one JSON object naming the process it came from
     docs = [orjson.loads(line) for line in run.lines]
-    assert {d["process"] for d in docs} >= {"serve", "api", "worker", "beat"}
+    assert {d["process"] for d in docs} >= {"serve", "api", "worker", "worker-fast", "beat"}
     assert docs[-1]["message"] == "stopped"
 
 

@@ -45,6 +45,8 @@ EXIT_UNAVAILABLE: Final = 3
 GRACE_SECONDS: Final = 30.0  # Celery's warm shutdown waits for running tasks (limit 120 s)
 POLL_SECONDS: Final = 0.2
 WORKER_CONCURRENCY: Final = 2
+ALL_QUEUES: Final = "lookups,polls,webhooks,celery"
+FAST_QUEUES: Final = "lookups,webhooks"
 REDIS_TIMEOUT: Final = 3.0
 # prometheus_client multiprocess mode: every child writes its samples here, /metrics sums them
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
@@ -59,32 +61,38 @@ class Child:
 
 
 def commands(settings: Settings) -> list[Child]:
-    """The README's commands, with the interpreter we run under (no PATH surprises)."""
+    """The README's commands, with the interpreter we run under (no PATH surprises).
+
+    Two workers: one takes every queue, the other only lookups and webhooks, so an on-demand
+    lookup or an alert never waits behind a backlog of scheduled polls (reliability CEL-11).
+    """
     python, level = sys.executable, settings.log_level
     celery = [python, "-m", "celery", "-A", "workers.app"]
     return [
         Child("api", [python, "-m", "tracker.cli", "api"]),
-        Child(
-            "worker",
-            [
-                *celery,
-                "worker",
-                "--loglevel",
-                level,
-                "-Q",
-                "lookups,polls,webhooks,celery",
-                "-O",
-                "fair",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--concurrency",
-                str(WORKER_CONCURRENCY),
-                "--hostname",
-                f"serve-{os.getpid()}@%h",
-            ],
-        ),
+        Child("worker", _worker(celery, level, ALL_QUEUES, WORKER_CONCURRENCY, "serve")),
+        Child("worker-fast", _worker(celery, level, FAST_QUEUES, 1, "serve-fast")),
         Child("beat", [*celery, "beat", "--loglevel", level]),
+    ]
+
+
+def _worker(celery: list[str], level: str, queues: str, concurrency: int, name: str) -> list[str]:
+    return [
+        *celery,
+        "worker",
+        "--loglevel",
+        level,
+        "-Q",
+        queues,
+        "-O",
+        "fair",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{name}-{os.getpid()}@%h",
     ]
 
 
