@@ -5,7 +5,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY tracker ./tracker
 COPY workers ./workers
-RUN pip install . && useradd --system --home /app tracker
+RUN pip install . && useradd --system --home /app tracker \
+    && mkdir -p /var/lib/tracker-metrics && chown tracker /var/lib/tracker-metrics
 USER tracker
 EXPOSE 8000
 CMD ["tracker", "api"]
