@@ -12,6 +12,7 @@ from tracker.settings import Settings
 MAX_COUNTDOWN = 300  # countdowns beyond this go to the database, swept by beat
 DISPATCH_EVERY = 2.0  # seconds between dispatcher ticks
 DELIVERY_SWEEP_EVERY = 2.0
+LOOKUP_SWEEP_EVERY = 30.0
 
 QUEUES = ("lookups", "polls", "webhooks", "celery")
 
@@ -65,6 +66,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "sweep-deliveries": {
                 "task": "workers.tasks.sweep_deliveries",
                 "schedule": DELIVERY_SWEEP_EVERY,
+            },
+            "requeue-stale-lookups": {
+                "task": "workers.tasks.requeue_lookups",
+                "schedule": LOOKUP_SWEEP_EVERY,
             },
             "sweep-deadlines": {
                 "task": "workers.tasks.sweep_deadlines",

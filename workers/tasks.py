@@ -14,6 +14,7 @@ from celery import Task
 from tracker.service import deliveries, lookups, polling
 from workers.app import app
 from workers.context import context, utcnow
+from workers.queue import CeleryQueue
 
 log = logging.getLogger("tracker.workers")
 
@@ -95,5 +96,21 @@ def deliver(delivery_id: int, attempts: int) -> str:
 @app.task(base=TrackerTask, name="workers.tasks.lookup")
 def lookup(lookup_id: str) -> bool:
     ctx = context()
-    return lookups.answer(ctx.engine, ctx.redis_bytes, lookup_id, ctx.client,
-                          lambda source: ctx.guards[source], utcnow, ctx.settings)
+    return lookups.answer(
+        ctx.engine,
+        ctx.redis_bytes,
+        lookup_id,
+        ctx.client,
+        lambda source: ctx.guards[source],
+        utcnow,
+        ctx.settings,
+    )
+
+
+@app.task(base=TrackerTask, name="workers.tasks.requeue_lookups")
+def requeue_lookups() -> int:
+    ctx = context()
+    with ctx.lock("requeue-lookups", 60) as acquired:
+        if not acquired:
+            return 0
+        return lookups.requeue_stale(ctx.engine, CeleryQueue(app), utcnow())

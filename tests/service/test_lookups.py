@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.service.conftest import SERVICE_REDIS_URL
@@ -17,6 +18,7 @@ from tracker.service import lookups
 from tracker.settings import Settings
 from tracker.sim.server import SimServer
 from tracker.store import access
+from tracker.store.tables import lookups as lookup_table
 from workers.guards import Guards
 from workers.queue import CeleryQueue
 
@@ -138,3 +140,31 @@ def test_unknown_numbers_are_an_answer_not_a_failure(
     assert row is not None and row.report is not None
     assert row.report["status"] == "not_found"
     assert [s["outcome"] for s in row.report["sources"]] == ["not_found"]
+
+
+def test_a_lookup_that_cannot_be_queued_is_marked_failed(
+    engine: Engine, cache: redis.Redis
+) -> None:
+    from celery import Celery
+
+    dead = CeleryQueue(Celery("test", broker="redis://127.0.0.1:1/0"))
+    dead.app.conf.broker_connection_retry = False
+    dead.app.conf.broker_transport_options = {"max_retries": 0}
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the broker client raises
+        request(engine, cache, dead)
+    with engine.connect() as conn:
+        statuses = {row.status for row in conn.execute(sa.select(lookup_table.c.status))}
+    assert statuses == {"failed"}
+
+
+def test_stale_queued_lookups_are_queued_again(
+    engine: Engine, cache: redis.Redis, queue: CeleryQueue
+) -> None:
+    lookup_id = request(engine, cache, queue)
+    cache.delete("lookups")  # the message was lost with a broker that kept nothing
+    assert lookups.requeue_stale(engine, queue, NOW) == 0  # not stale yet
+    assert lookups.requeue_stale(engine, queue, NOW + lookups.STALE_AFTER * 2) == 1
+    assert cache.llen("lookups") == 1
+    with engine.connect() as conn:
+        row = access.get_lookup(conn, lookup_id)
+    assert row is not None and row.status == "queued"

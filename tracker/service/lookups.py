@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -55,8 +55,26 @@ def request_lookup(
         if cached is not None:
             access.finish_lookup(conn, lookup_id, now=now, report=orjson.loads(cached))
     if cached is None:
-        queue.lookup(lookup_id)
+        try:
+            queue.lookup(lookup_id)
+        except Exception:
+            with engine.begin() as conn:  # nobody will answer it: say so instead of "queued"
+                access.finish_lookup(conn, lookup_id, now=now, error="could not be queued")
+            raise
     return lookup_id
+
+
+STALE_AFTER = timedelta(seconds=60)
+
+
+def requeue_stale(engine: Engine, queue: Queue, now: datetime) -> int:
+    """Queue again lookups still waiting after STALE_AFTER (a message lost with a broker that
+    kept nothing); answering twice is harmless (lock, cache, and only a queued row changes)."""
+    with engine.connect() as conn:
+        stale = access.stale_lookups(conn, now - STALE_AFTER)
+    for lookup_id in stale:
+        queue.lookup(lookup_id)
+    return len(stale)
 
 
 def sources_for(number: str, source: str | None, settings: Settings) -> list[str]:

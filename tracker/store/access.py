@@ -128,3 +128,14 @@ def get_lookup(
         query = query.where(lookups.c.token_id == token_id)
     row = conn.execute(query).first()
     return None if row is None else from_row(LookupRow, row)
+
+
+def stale_lookups(conn: Connection, older_than: datetime, limit: int = 500) -> list[str]:
+    """Ids of lookups still queued since before `older_than` (their message may be lost)."""
+    query = (
+        sa.select(lookups.c.id)
+        .where(lookups.c.status == "queued", lookups.c.created_at < older_than)
+        .order_by(lookups.c.created_at)
+        .limit(limit)
+    )
+    return [row.id for row in conn.execute(query)]
