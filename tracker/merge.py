@@ -40,6 +40,7 @@ from operator import attrgetter
 from typing import Any, cast
 
 from tracker.model import Location, SourceEvent, Status, Timeline, TimelineEvent
+from tracker.quickbuild import quick
 
 _MAX_SHIFT = 14 * 3600 + 59  # seconds: the widest time-zone shift, plus a minute of slack
 _HALF_HOUR = 1800
@@ -47,6 +48,10 @@ _TOLERANCE = 60  # seconds: sources that drop seconds still match those that kee
 _MAX_PREFIX = 40  # characters a reworded description may prepend ("[Yanwen] ", "PostNL: ")
 _NOT_WORD = re.compile(r"[\W_]+")
 _NO_TIME = datetime(1, 1, 1)  # sorts an event without a wall clock first, deterministically
+
+
+# a genuine frozen TimelineEvent, built ~4x cheaper (tracker.quickbuild)
+_NewTimelineEvent = quick(TimelineEvent)
 
 
 def merge(events: Iterable[SourceEvent], numbers: Sequence[str]) -> Timeline:
@@ -188,7 +193,7 @@ class _Cluster:
         status = best.status
         substatus = next((i.specific for i in ranked if i.specific), None) or status.sub("other")
         sources, numbers, raw_codes, carriers = _distinct_fields(members)
-        merged = TimelineEvent(
+        merged = _NewTimelineEvent(
             id=_event_id(group, substatus, best, self.country, self.city),
             status=status,
             substatus=substatus,

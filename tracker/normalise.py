@@ -38,6 +38,7 @@ from tracker.model import (
     is_substatus,
     offset_minutes,
 )
+from tracker.quickbuild import quick
 
 # Statuses whose scans happen in the destination country: their zone may be inferred from it.
 _LAST_MILE: frozenset[Status] = frozenset(
@@ -106,13 +107,14 @@ def _normalise_one(
 _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(SourceEvent))
 _ALL_FIELDS = attrgetter(*_EVENT_FIELDS)
 _FIELD_INDEX = {name: i for i, name in enumerate(_EVENT_FIELDS)}
+_NewEvent = quick(SourceEvent)  # a genuine frozen SourceEvent, ~4x cheaper to build
 
 
 def _replace(event: SourceEvent, changes: dict[str, object]) -> SourceEvent:
     values = list(_ALL_FIELDS(event))
     for name, value in changes.items():
         values[_FIELD_INDEX[name]] = value
-    return SourceEvent(*values)
+    return _NewEvent(*values)
 
 
 def _infer_instant(

@@ -24,6 +24,7 @@ from tracker.model import (
     TzProvenance,
     status_of,
 )
+from tracker.quickbuild import quick
 
 # ----------------------------------------------------------------------------- decoding
 
@@ -126,6 +127,8 @@ class TimeReading:
 
 
 NO_TIME = TimeReading()
+# Frozen TimeReadings, built without frozen's per-field __setattr__ (one per event).
+QuickReading = quick(TimeReading)
 _NO_OFFSET = timedelta(0)
 
 _ISO_FIX = re.compile(r"([+-]\d{2})(\d{2})$")
@@ -157,16 +160,16 @@ def iso_reading(
     try:
         moment = _fromiso(stripped)
         if moment.tzinfo is None:
-            return TimeReading(moment, None, None, TzProvenance.UNKNOWN, value)
+            return QuickReading(moment, None, None, TzProvenance.UNKNOWN, value)
         offset = moment.utcoffset() or _NO_OFFSET
         utc = moment.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset pushing past year 1/9999
-        return TimeReading(raw=value)
+        return QuickReading(raw=value)
     # Positional construction below: this runs for every timed event of most sources.
     if not offset and stripped.upper().endswith("Z"):
-        return TimeReading(None, None, utc, utc_provenance, value)
+        return QuickReading(None, None, utc, utc_provenance, value)
     local = moment.replace(tzinfo=None)
-    return TimeReading(local, int(offset.total_seconds() // 60), utc, offset_provenance, value)
+    return QuickReading(local, int(offset.total_seconds() // 60), utc, offset_provenance, value)
 
 
 def iso_instant(value: Any) -> datetime | None:
@@ -189,8 +192,8 @@ def naive_reading(value: str | None, fmt: str, raw: str | None = None) -> TimeRe
     try:
         local = _fast_strptime(value.strip(), fmt) or datetime.strptime(value.strip(), fmt)
     except ValueError:
-        return TimeReading(raw=raw or value)
-    return TimeReading(local=local, raw=raw or value)
+        return QuickReading(raw=raw or value)
+    return QuickReading(local=local, raw=raw or value)
 
 
 _PLAIN_STAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
@@ -215,8 +218,8 @@ def with_offset(
     try:
         utc = local.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(UTC)
     except (ValueError, OverflowError):  # an absurd offset, or one pushing past year 1/9999
-        return TimeReading(local=local, raw=raw)
-    return TimeReading(
+        return QuickReading(local=local, raw=raw)
+    return QuickReading(
         local=local, offset_minutes=offset_minutes, utc=utc, provenance=provenance, raw=raw
     )
 
@@ -235,8 +238,8 @@ def epoch_reading(
         if offset_minutes is not None:
             local = (utc + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError):  # epochs outside the calendar
-        return TimeReading(raw=raw if raw is not None else str(millis))
-    return TimeReading(
+        return QuickReading(raw=raw if raw is not None else str(millis))
+    return QuickReading(
         local=local,
         offset_minutes=offset_minutes,
         utc=utc,

@@ -23,12 +23,15 @@ from tracker.model import (
     Status,
     TrackingState,
 )
+from tracker.quickbuild import quick
 from tracker.sources import _parse as p
 from tracker.sources._answers import Answer, assemble, guard
 from tracker.sources._iso3 import country_code
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
 
+# a genuine frozen SourceEvent, built ~4x cheaper: one per source event (tracker.quickbuild)
+_NewEvent = quick(SourceEvent)
 SOURCE = "aftership"
 
 SPEC = SourceSpec(
@@ -226,7 +229,7 @@ def _event(
     tag, subtag = p.text(raw.get("tag")), p.text(raw.get("subtag"))
     status, substatus = p.lookup(SOURCE, CODES, subtag or tag, warnings, "subtag")
     when = p.iso_reading(raw.get("checkpoint_time"))
-    return SourceEvent(
+    return _NewEvent(
         source=SOURCE,
         source_number=number,
         status=status,

@@ -24,12 +24,15 @@ from tracker.model import (
     TrackingState,
     TzProvenance,
 )
+from tracker.quickbuild import quick
 from tracker.sources import _parse as p
 from tracker.sources._answers import Answer, assemble, dump_raw, guard, sub
 from tracker.sources._offsets import parse_offset
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
 
+# a genuine frozen SourceEvent, built ~4x cheaper: one per source event (tracker.quickbuild)
+_NewEvent = quick(SourceEvent)
 SOURCE = "cainiao"
 
 SPEC = SourceSpec(
@@ -265,7 +268,7 @@ def _event(
     when = _time(raw, number, warnings)
     last_mile = code is not None and code.startswith(LAST_MILE_PREFIXES)
     standard = p.text(raw.get("standerdDesc"))
-    return SourceEvent(
+    return _NewEvent(
         source=SOURCE,
         source_number=number,
         status=status,
@@ -294,5 +297,5 @@ def _time(raw: Mapping[str, Any], number: str, warnings: list[ParseWarning]) -> 
     if reading.utc is None:
         # timeStr is Beijing time whatever timeZone says: never read it as the local clock.
         warnings.append(ParseWarning(SOURCE, f"event of {number} without an epoch time"))
-        return p.TimeReading(raw=raw_text)
+        return p.QuickReading(raw=raw_text)
     return reading

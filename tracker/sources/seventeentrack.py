@@ -29,6 +29,7 @@ from tracker.model import (
     TrackingState,
     TzProvenance,
 )
+from tracker.quickbuild import quick
 from tracker.sources import _parse as p
 from tracker.sources import _seventeentrack_profile as profile
 from tracker.sources._answers import Answer, assemble, dump_raw, guard, sub
@@ -37,6 +38,8 @@ from tracker.sources._offsets import parse_offset
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
 
+# a genuine frozen SourceEvent, built ~4x cheaper: one per source event (tracker.quickbuild)
+_NewEvent = quick(SourceEvent)
 SOURCE = "17track"
 
 SPEC = SourceSpec(
@@ -305,7 +308,7 @@ def _event(
         table = AT_ORIGIN
     status, substatus = p.lookup(SOURCE, table, code, warnings, what)
     when = _time(raw, warnings)
-    return SourceEvent(
+    return _NewEvent(
         source=SOURCE,
         source_number=number,
         status=status,
@@ -371,7 +374,7 @@ def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading
     iso = p.iso_reading(raw.get("time_iso"))
     utc = p.iso_instant(raw.get("time_utc"))  # only its instant is ever used
     if iso.utc and (utc is None or utc == iso.utc):
-        return p.TimeReading(iso.local, iso.offset_minutes, iso.utc, iso.provenance, raw_text)
+        return p.QuickReading(iso.local, iso.offset_minutes, iso.utc, iso.provenance, raw_text)
     local_raw = _raw_reading(raw.get("time_raw"))  # only needed when the ISO fields fall short
     local = iso.local or local_raw.local
     if iso.utc and utc:
@@ -383,12 +386,12 @@ def _time(raw: Mapping[str, Any], warnings: list[ParseWarning]) -> p.TimeReading
             )
         )
     if utc:
-        return p.TimeReading(local, None, utc, TzProvenance.AGGREGATOR_UTC, raw_text)
+        return p.QuickReading(local, None, utc, TzProvenance.AGGREGATOR_UTC, raw_text)
     if local_raw.utc:
-        return p.TimeReading(
+        return p.QuickReading(
             local_raw.local, local_raw.offset_minutes, local_raw.utc, local_raw.provenance, raw_text
         )
-    return p.TimeReading(local, None, None, TzProvenance.UNKNOWN, raw_text)
+    return p.QuickReading(local, None, None, TzProvenance.UNKNOWN, raw_text)
 
 
 def _raw_reading(value: Any) -> p.TimeReading:
