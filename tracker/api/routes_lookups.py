@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -15,7 +16,9 @@ from tracker.metrics import LOOKUPS
 from tracker.store import access, outbox
 
 MAX_WAIT = 10.0
-POLL_EVERY = 0.1  # how often a waiting GET re-reads the lookup
+# A waiting GET is woken when the worker announces the answer (Redis pub/sub); it also re-reads
+# the lookup this often, for an answer stored without an announcement.
+POLL_EVERY = 0.25
 
 router = APIRouter(tags=["lookups"], responses=COMMON)
 
@@ -58,11 +61,10 @@ def get_lookup(
 ) -> LookupOut:
     """The lookup and, once done, its report. Only the token that asked can read it (404 for
     anyone else, as for an unknown id). With `wait`, answers as soon as it is done."""
-    deadline = time.monotonic() + wait
-    row = _read(ctx, lookup_id, who.token_id)
-    while row is not None and row.status == "queued" and time.monotonic() < deadline:
-        time.sleep(POLL_EVERY)
-        row = _read(ctx, lookup_id, who.token_id)
+    from tracker.service.lookups import await_answer
+
+    read = partial(_read, ctx, lookup_id, who.token_id)
+    row = await_answer(ctx.redis, lookup_id, read, time.monotonic() + wait, POLL_EVERY)
     if row is None:
         raise HTTPException(404, f"lookup {lookup_id!r} not found")
     return LookupOut.model_validate(dataclasses.asdict(row))

@@ -4,11 +4,16 @@
 task (`answer`) takes a per-number Redis lock, looks in the cache again (another lookup of the
 same number may have just fetched it), and only then fetches: a hundred concurrent lookups of one
 number cost one call per source. The answer is cached for `TRACKER_LOOKUP_CACHE_SECONDS`.
+
+Once a lookup is stored as answered, `answer` publishes its id on a Redis channel, so a
+waiting reader (`await_answer`, behind GET /v1/lookups/{id}?wait) wakes at once instead of
+re-reading the database on a timer; the timer stays, slower, for an answer nobody announced.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,7 +119,72 @@ def answer(
             )
             cache.set(key, orjson.dumps(report), ex=max(1, settings.lookup_cache_seconds))
     with engine.begin() as conn:
-        return access.finish_lookup(conn, lookup_id, now=clock(), report=report)
+        finished = access.finish_lookup(conn, lookup_id, now=clock(), report=report)
+    _announce(cache, lookup_id)
+    return finished
+
+
+def done_channel(lookup_id: str) -> str:
+    return f"tracker:lookup:done:{lookup_id}"
+
+
+def _announce(cache: redis.Redis, lookup_id: str) -> None:
+    # after the commit, so a woken reader finds the answer; a lost message costs a reader
+    # only its next timed re-read
+    try:
+        cache.publish(done_channel(lookup_id), b"1")
+    except redis.RedisError:
+        log.warning("could not announce lookup %s; waiting readers re-read it later", lookup_id)
+
+
+def await_answer(
+    cache: redis.Redis,
+    lookup_id: str,
+    read: Callable[[], access.LookupRow | None],
+    deadline: float,
+    every: float,
+) -> access.LookupRow | None:
+    """`read()` until the lookup is no longer queued or time.monotonic() passes `deadline`:
+    woken by `answer`'s announcement, and re-reading at least every `every` seconds."""
+    row = read()
+    if row is None or row.status != "queued" or time.monotonic() >= deadline:
+        return row
+    try:
+        pubsub = cache.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        with pubsub:
+            pubsub.subscribe(done_channel(lookup_id))
+            return _listen(pubsub, read, deadline, every)
+    except redis.RedisError:
+        return _poll(read, deadline, every)  # no wake-ups: the timer alone still answers
+
+
+def _listen(
+    pubsub: Any,
+    read: Callable[[], access.LookupRow | None],
+    deadline: float,
+    every: float,
+) -> access.LookupRow | None:
+    # the subscription's confirmation: announcements made from now on reach us, and the read
+    # after it sees anything stored before
+    pubsub.get_message(timeout=min(every, max(0.0, deadline - time.monotonic())))
+    row = read()
+    while row is not None and row.status == "queued":
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        pubsub.get_message(timeout=min(every, left))
+        row = read()
+    return row
+
+
+def _poll(
+    read: Callable[[], access.LookupRow | None], deadline: float, every: float
+) -> access.LookupRow | None:
+    row = read()
+    while row is not None and row.status == "queued" and time.monotonic() < deadline:
+        time.sleep(max(0.0, min(every, deadline - time.monotonic())))
+        row = read()
+    return row
 
 
 def _cached(cache: redis.Redis, key: str) -> bytes | None:
@@ -159,8 +229,6 @@ def wait_for(
     engine: Engine, lookup_id: str, timeout: float, clock: Callable[[], float] | None = None
 ) -> access.LookupRow:
     """The lookup once answered (done or failed); LookupTimeout if no worker answered."""
-    import time
-
     monotonic = clock or time.monotonic
     deadline = monotonic() + timeout
     while True:
