@@ -232,3 +232,57 @@ def test_overdue_is_raised_by_the_deadline_sweep_without_any_new_event(
     )
     with engine.connect() as conn:
         assert [a.type for a in repo.list_alerts(conn)].count("order.overdue") == 1
+
+
+def test_a_push_is_analysed_at_once_like_a_poll(engine: Engine) -> None:
+    import json
+    from pathlib import Path
+
+    from tracker.sources.push import push_observation
+
+    gettrackinfo = json.loads(
+        (
+            Path(__file__).parents[1]
+            / "fixtures"
+            / "17track"
+            / "api-v2.4-gettrackinfo-correios-2151.json"
+        ).read_text()
+    )
+    accepted = gettrackinfo["data"]["accepted"][0]
+    body = json.dumps(
+        {
+            "event": "TRACKING_UPDATED",
+            "data": {
+                "number": accepted["number"],
+                "carrier": accepted["carrier"],
+                "tag": None,
+                "track_info": accepted["track_info"],
+            },
+        }
+    ).encode()
+    order = Order(
+        id="B-1",
+        destination=Destination("BR", "50000-000", "Recife"),
+        shipped_at=START,
+        promised_by=NOW.date(),
+        parcels=(Parcel(accepted["number"]),),
+    )
+    with engine.begin() as conn:
+        repo.upsert_order(conn, order, ["17track"], now=NOW)
+    sent: list[tuple[int, int]] = []
+    observation = push_observation("17track", body, NOW)
+    settings = Settings.from_env({})
+    observation_id, linked = polling.ingest(
+        engine, observation, NOW, settings, lambda d, a: sent.append((d, a))
+    )
+    assert linked == 1
+    assert count(engine, events) > 0
+    with engine.connect() as conn:
+        stored = repo.get_order(conn, "B-1")
+        types = {a.type for a in repo.list_alerts(conn)}
+    assert stored is not None and stored.status == "delivered"
+    assert types & {"delivery.confirmed", "delivery.suspect"}
+    again = polling.ingest(engine, observation, NOW, settings, lambda d, a: sent.append((d, a)))
+    assert again == (observation_id, 1)  # a provider's retry changes nothing
+    with engine.connect() as conn:
+        assert {a.type for a in repo.list_alerts(conn)} == types

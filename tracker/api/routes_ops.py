@@ -15,9 +15,8 @@ from tracker.api.context import Context, context
 from tracker.api.schemas import ErrorOut, Health, InboundAccepted
 from tracker.metrics import INBOUND
 from tracker.model import Observation
+from tracker.service import polling
 from tracker.sources import push
-from tracker.store import evidence
-from tracker.store.tables import parcels
 
 router = APIRouter()
 
@@ -80,8 +79,9 @@ async def inbound(
     ctx: Annotated[Context, Depends(context)],
 ) -> InboundAccepted:
     """A push from 17TRACK or AfterShip. The signature is checked on the raw bytes with the
-    source's key (TRACKER_17TRACK_KEY, TRACKER_AFTERSHIP_KEY); the body is kept as received
-    and linked to the parcels it names; the poller analyses it."""
+    source's key (TRACKER_17TRACK_KEY, TRACKER_AFTERSHIP_KEY); the body is kept as received,
+    linked to the parcels it names, and analysed at once like a poll's answer (its alerts are
+    queued for delivery)."""
     raw = await request.body()
     key = ctx.settings.source(source).key
     header = request.headers.get(push.SIGNATURE_HEADERS[source], "")
@@ -95,10 +95,7 @@ async def inbound(
 
 
 def _store_push(ctx: Context, observation: Observation) -> InboundAccepted:
-    """Keep the push linked to the parcels whose numbers it names (none: kept unlinked)."""
-    wanted = list(observation.numbers)
-    with ctx.engine.begin() as conn:
-        query = sa.select(parcels.c.id).where(parcels.c.tracking_number.in_(wanted))
-        ids = [int(pid) for pid in conn.execute(query).scalars()] if wanted else []
-        observation_id = evidence.store_observation(conn, ids, observation)
-    return InboundAccepted(observation_id=observation_id, parcels=len(ids))
+    observation_id, linked = polling.ingest(
+        ctx.engine, observation, ctx.now(), ctx.settings, ctx.queue.deliver
+    )
+    return InboundAccepted(observation_id=observation_id, parcels=linked)

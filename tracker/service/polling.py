@@ -455,3 +455,32 @@ def _next_check(analysis: pipeline.Analysis, now: datetime) -> datetime | None:
             candidates.append(latest.occurred_at + timedelta(days=10))
     future = [c for c in candidates if c > now]
     return min(future) if future else now + timedelta(days=1)
+
+
+# ----------------------------------------------------------------------------- pushes
+
+
+def ingest(
+    engine: Engine, observation: Observation, now: datetime, settings: Settings, enqueue: Enqueue
+) -> tuple[int, int]:
+    """A verified push (17TRACK, AfterShip) handled like the answer to a poll: stored as
+    evidence, linked to the parcels it names, and every order it touches re-analysed in the
+    same transaction, so its alerts go out now, not at the next poll. Returns (observation id,
+    parcels)."""
+    parsed = _parse([observation])
+    with engine.begin() as conn:
+        rows = polling.parcels_with_numbers(conn, observation.numbers)
+        observation_id = evidence.store_observation(conn, [r.id for r in rows], observation)
+        deliveries: list[tuple[int, int]] = []
+        if rows:
+            _, _, deliveries = _reanalyse_orders(
+                conn,
+                {r.order_id for r in rows},
+                now,
+                settings,
+                parsed=parsed,
+                source=observation.source,
+            )
+    for delivery_id, attempts in deliveries:
+        enqueue(delivery_id, attempts)
+    return observation_id, len(rows)

@@ -126,3 +126,13 @@ def set_next_check(conn: Connection, order_id: str, when: datetime | None) -> No
 def set_next_checks(conn: Connection, checks: Mapping[str, datetime | None]) -> None:
     """`set_next_check` for many orders in one executemany."""
     update_many(conn, orders, [{"id": k, "next_check_at": v} for k, v in checks.items()])
+
+
+def parcels_with_numbers(conn: Connection, numbers: Iterable[str]) -> list[ParcelRow]:
+    """Parcels whose main tracking number is one of `numbers` (pushes name the number a
+    source was registered with)."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return []
+    query = sa.select(parcels).where(parcels.c.tracking_number.in_(wanted)).order_by(parcels.c.id)
+    return [from_row(ParcelRow, row) for row in conn.execute(query)]
