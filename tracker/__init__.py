@@ -27,9 +27,9 @@ def lookup(
 
     import redis
 
+    from tracker.commands import open_engine
     from tracker.service import lookups
     from tracker.settings import Settings as _Settings
-    from tracker.commands import open_engine
 
     settings = settings or _Settings.from_env(os.environ)
     queue = importlib.import_module("workers.queue").default_queue()  # the Celery shell
