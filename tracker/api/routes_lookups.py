@@ -67,7 +67,9 @@ def get_lookup(
     row = await_answer(ctx.redis, lookup_id, read, time.monotonic() + wait, POLL_EVERY)
     if row is None:
         raise HTTPException(404, f"lookup {lookup_id!r} not found")
-    return LookupOut.model_validate(dataclasses.asdict(row))
+    # shallow: asdict would deep-copy the report only for pydantic to copy it again
+    fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+    return LookupOut.model_validate(fields)
 
 
 @router.get("/v1/alerts", response_model=AlertList, tags=["alerts"])
