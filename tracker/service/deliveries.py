@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tracker import webhooks
 from tracker.store import endpoints, outbox
+from tracker.store._sql import relax_commit
 from tracker.webhooks import Step
 
 LEASE = timedelta(seconds=60)  # longer than one send can take (3 s connect + 15 s read)
@@ -65,6 +66,7 @@ def deliver(
         result.status_code, attempts + 1, now(), retry_after=result.retry_after
     )
     with engine.begin() as conn:
+        relax_commit(conn)  # a lost record means one more send of the same id and bytes
         _record(conn, delivery, endpoint.failing_since, started, result, step)
     return DeliveryOutcome(delivery_id, True, result.status_code, step.step)
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from tracker.model import Alert, DeliveryVerdict
 from tracker.store import evidence, outbox
+from tracker.store._sql import relax_commit
 from tracker.store.orders import update_order_reports, update_parcels
 from tracker.store.polling import set_next_checks
 
@@ -35,6 +36,12 @@ class PollWrites:
 
     def flush(self, conn: Connection, now: datetime) -> tuple[int, int, list[tuple[int, int]]]:
         """Write everything; returns (new events, new alerts, deliveries to enqueue)."""
+        if not self.alerts:
+            # Without alerts everything here is rebuilt by polling again (deterministic event
+            # ids), so the commit need not wait for the disk. An alert's payload carries its
+            # creation time: a lost one re-raised later would reuse its webhook-id with other
+            # bytes, so those commits stay synchronous.
+            relax_commit(conn)
         new_events = evidence.insert_events(conn, self.events, now=now)
         update_parcels(conn, list(self.parcels.values()))
         update_order_reports(conn, self.reports)

@@ -85,3 +85,14 @@ def update_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
             .values({c: sa.bindparam(f"b_{c}", type_=table.c[c].type) for c in columns})
         )
         conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in group])
+
+
+def relax_commit(conn: Connection) -> None:
+    """Let the current transaction's commit return before its WAL reaches disk (PostgreSQL
+    `synchronous_commit = off`, this transaction only; nothing on SQLite). A server crash can
+    then lose the last fraction of a second of such commits, never corrupt anything: use it
+    only for writes that are repaired by doing them again (a poll's lease runs out and the
+    parcel is polled again; a lost attempt record leaves the delivery pending, and it is sent
+    again with the same webhook-id and bytes, which consumers dedupe)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
