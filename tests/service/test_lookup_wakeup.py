@@ -38,7 +38,8 @@ def wait_in_thread(
 
     def wait() -> None:
         read = lambda: reader(engine, lookup_id)  # noqa: E731
-        row = lookups.await_answer(cache, lookup_id, read, time.monotonic() + timeout, every)
+        listener = lookups.Announcements(cache)
+        row = lookups.await_answer(listener, lookup_id, read, time.monotonic() + timeout, every)
         got.append((row, time.monotonic()))
 
     thread = threading.Thread(target=wait)
@@ -84,7 +85,11 @@ def test_without_an_answer_the_reader_gives_up_at_the_deadline(
     lookup_id = request(engine, cache, queue)
     started = time.monotonic()
     row = lookups.await_answer(
-        cache, lookup_id, lambda: reader(engine, lookup_id), started + 0.5, 0.1
+        lookups.Announcements(cache),
+        lookup_id,
+        lambda: reader(engine, lookup_id),
+        started + 0.5,
+        0.1,
     )
     assert row is not None and row.status == "queued"
     assert 0.5 <= time.monotonic() - started < 2.0
@@ -100,7 +105,11 @@ def test_nothing_to_wait_for_returns_at_once(
             access.finish_lookup(conn, lookup_id, now=NOW, report={"status": "delivered"})
     started = time.monotonic()
     row = lookups.await_answer(
-        cache, lookup_id, lambda: reader(engine, lookup_id), started + 5, SLOW_TIMER
+        lookups.Announcements(cache),
+        lookup_id,
+        lambda: reader(engine, lookup_id),
+        started + 5,
+        SLOW_TIMER,
     )
     assert time.monotonic() - started < 1.0
     assert (row is None) == (status == "unknown id")
@@ -121,5 +130,37 @@ def test_a_redis_failure_falls_back_to_the_timer(
             return dataclasses.replace(row, status="queued")
         return row
 
-    row = lookups.await_answer(dead, lookup_id, read, time.monotonic() + 5, 0.05)
+    row = lookups.await_answer(
+        lookups.Announcements(dead), lookup_id, read, time.monotonic() + 5, 0.05
+    )
     assert row is not None and row.status == "done"
+
+
+def test_one_listener_wakes_every_reader_of_a_lookup(
+    engine: Engine, cache: redis.Redis, queue: CeleryQueue
+) -> None:
+    lookup_id, other = request(engine, cache, queue), request(engine, cache, queue)
+    listener = lookups.Announcements(cache)
+    got: list[str] = []
+
+    def wait(which: str) -> None:
+        read = lambda: reader(engine, which)  # noqa: E731
+        row = lookups.await_answer(listener, which, read, time.monotonic() + 20, SLOW_TIMER)
+        got.append(row.status if row is not None else "missing")
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in (lookup_id, lookup_id, other)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every reader is watching, the listener subscribed
+    with engine.begin() as conn:
+        access.finish_lookup(conn, lookup_id, now=NOW, report={"status": "delivered"})
+    lookups._announce(cache, lookup_id)
+    for thread in threads[:2]:
+        thread.join(5)
+    assert got == ["done", "done"]
+    assert threads[2].is_alive()  # the other lookup's reader was not woken
+    with engine.begin() as conn:
+        access.finish_lookup(conn, other, now=NOW, report={"status": "delivered"})
+    lookups._announce(cache, other)
+    threads[2].join(5)
+    assert got == ["done", "done", "done"]

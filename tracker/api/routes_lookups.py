@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from tracker.api.context import Context, Principal, context, enqueue, principal
 from tracker.api.routes_orders import COMMON, NOT_FOUND
 from tracker.api.schemas import AlertList, AlertOut, LookupIn, LookupOut, LookupQueued
 from tracker.metrics import LOOKUPS
 from tracker.store import access, outbox
+
+if TYPE_CHECKING:
+    from tracker.service.lookups import Announcements
 
 MAX_WAIT = 10.0
 # A waiting GET is woken when the worker announces the answer (Redis pub/sub); it also re-reads
@@ -47,6 +51,21 @@ def create_lookup(
     return LookupQueued(id=lookup_id)
 
 
+_STATE_LOCK = threading.Lock()
+
+
+def _announcements(request: Request, ctx: Context) -> Announcements:
+    """The app's one listener for answered lookups, made on first use."""
+    from tracker.service.lookups import Announcements
+
+    state = request.app.state
+    with _STATE_LOCK:
+        if getattr(state, "lookup_announcements", None) is None:
+            state.lookup_announcements = Announcements(ctx.redis)
+        found: Announcements = state.lookup_announcements
+    return found
+
+
 def _read(ctx: Context, lookup_id: str, token_id: int) -> access.LookupRow | None:
     with ctx.engine.connect() as conn:
         return access.get_lookup(conn, lookup_id, token_id=token_id)
@@ -54,6 +73,7 @@ def _read(ctx: Context, lookup_id: str, token_id: int) -> access.LookupRow | Non
 
 @router.get("/v1/lookups/{lookup_id}", response_model=LookupOut, responses=NOT_FOUND)
 def get_lookup(
+    request: Request,
     lookup_id: Annotated[str, Path(min_length=1, max_length=64)],
     ctx: Annotated[Context, Depends(context)],
     who: Annotated[Principal, Depends(principal)],
@@ -64,7 +84,8 @@ def get_lookup(
     from tracker.service.lookups import await_answer
 
     read = partial(_read, ctx, lookup_id, who.token_id)
-    row = await_answer(ctx.redis, lookup_id, read, time.monotonic() + wait, POLL_EVERY)
+    deadline = time.monotonic() + wait
+    row = await_answer(_announcements(request, ctx), lookup_id, read, deadline, POLL_EVERY)
     if row is None:
         raise HTTPException(404, f"lookup {lookup_id!r} not found")
     # shallow: asdict would deep-copy the report only for pydantic to copy it again

@@ -13,8 +13,10 @@ re-reading the database on a timer; the timer stays, slower, for an answer nobod
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,8 +151,80 @@ def _announce(cache: redis.Redis, lookup_id: str) -> None:
         log.warning("could not announce lookup %s; waiting readers re-read it later", lookup_id)
 
 
+class Announcements:
+    """One Redis subscription per process wakes every reader waiting for a lookup: a waiting
+    GET costs no connection of its own. While Redis is away, readers wake on their timer."""
+
+    def __init__(self, cache: redis.Redis) -> None:
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._waiting: dict[str, set[threading.Event]] = {}
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def watch(self, lookup_id: str) -> Iterator[threading.Event]:
+        """An event set when `lookup_id` is announced, for as long as the block runs."""
+        event = threading.Event()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lookups", daemon=True)
+                self._thread.start()
+            self._waiting.setdefault(lookup_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                events = self._waiting.get(lookup_id, set())
+                events.discard(event)
+                if not events:
+                    self._waiting.pop(lookup_id, None)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._listen()
+            except Exception:  # Redis away, or anything else: never let the listener die
+                level = logging.WARNING if self._waiting else logging.DEBUG  # harmless if idle
+                log.log(level, "lookup announcements lost; readers wait on their timer")
+                time.sleep(RESUBSCRIBE_AFTER)
+            if self._stop_if_unwatched():
+                return
+
+    def _stop_if_unwatched(self) -> bool:
+        # under the lock that watch() starts us under: a new reader starts a new listener
+        with self._lock:
+            if self._waiting:
+                return False
+            self._thread = None
+            return True
+
+    def _listen(self) -> None:
+        """Wake readers until nobody has watched for IDLE_AFTER seconds."""
+        pubsub = self._cache.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        with pubsub:
+            pubsub.psubscribe(done_channel("*"))
+            last_watched = time.monotonic()
+            while time.monotonic() - last_watched < IDLE_AFTER:
+                # a short read timeout: the client's socket timeout would end an idle listen
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    self._wake(message["channel"])
+                if self._waiting:
+                    last_watched = time.monotonic()
+
+    def _wake(self, channel: bytes | str) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        with self._lock:
+            for event in self._waiting.get(name.removeprefix(done_channel("")), ()):
+                event.set()
+
+
+RESUBSCRIBE_AFTER = 1.0
+IDLE_AFTER = 30.0  # an API nobody waits on keeps no subscription open
+
+
 def await_answer(
-    cache: redis.Redis,
+    announcements: Announcements,
     lookup_id: str,
     read: Callable[[], access.LookupRow | None],
     deadline: float,
@@ -158,44 +232,17 @@ def await_answer(
 ) -> access.LookupRow | None:
     """`read()` until the lookup is no longer queued or time.monotonic() passes `deadline`:
     woken by `answer`'s announcement, and re-reading at least every `every` seconds."""
-    row = read()
-    if row is None or row.status != "queued" or time.monotonic() >= deadline:
-        return row
-    try:
-        pubsub = cache.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        with pubsub:
-            pubsub.subscribe(done_channel(lookup_id))
-            return _listen(pubsub, read, deadline, every)
-    except redis.RedisError:
-        return _poll(read, deadline, every)  # no wake-ups: the timer alone still answers
-
-
-def _listen(
-    pubsub: Any,
-    read: Callable[[], access.LookupRow | None],
-    deadline: float,
-    every: float,
-) -> access.LookupRow | None:
-    # the subscription's confirmation: announcements made from now on reach us, and the read
-    # after it sees anything stored before
-    pubsub.get_message(timeout=min(every, max(0.0, deadline - time.monotonic())))
-    row = read()
-    while row is not None and row.status == "queued":
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        pubsub.get_message(timeout=min(every, left))
-        row = read()
-    return row
-
-
-def _poll(
-    read: Callable[[], access.LookupRow | None], deadline: float, every: float
-) -> access.LookupRow | None:
-    row = read()
-    while row is not None and row.status == "queued" and time.monotonic() < deadline:
-        time.sleep(max(0.0, min(every, deadline - time.monotonic())))
-        row = read()
+    if time.monotonic() >= deadline:
+        return read()
+    with announcements.watch(lookup_id) as answered:
+        row = read()  # after watching: an answer stored later is announced to us
+        while row is not None and row.status == "queued":
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            answered.wait(min(every, left))
+            answered.clear()
+            row = read()
     return row
 
 
