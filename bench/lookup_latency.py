@@ -171,7 +171,8 @@ def open_loop(rate: float, numbers: list[str], jobs: list[tuple[float, Job]]) ->
         for i, number in enumerate(numbers)
         for k, (offset, _) in enumerate(jobs)
     )
-    with ThreadPoolExecutor(max_workers=int(rate * (WAIT + 2)) + 16) as pool:
+    # a lookup holds its thread for up to 15 s (POST timeout 10 s + wait 5 s) when saturated
+    with ThreadPoolExecutor(max_workers=int(rate * (WAIT + 11)) + 16) as pool:
         start = time.perf_counter() + 0.2
         for at, k, number in ticks:
             due = start + at
