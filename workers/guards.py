@@ -79,9 +79,13 @@ class SourceGuard:
 class Guards:
     """One SourceGuard per source, sharing one Redis connection pool."""
 
-    def __init__(self, redis_url: str, limits: dict[str, RateLimit],
-                 fail_max: int = BREAKER_FAIL_MAX,
-                 reset_timeout: float = BREAKER_RESET_SECONDS) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        limits: dict[str, RateLimit],
+        fail_max: int = BREAKER_FAIL_MAX,
+        reset_timeout: float = BREAKER_RESET_SECONDS,
+    ) -> None:
         self.client = redis.Redis.from_url(redis_url)  # bytes: pybreaker needs no decoding
         self.limiter = MovingWindowRateLimiter(RedisStorage(redis_url))
         self.limits = limits
@@ -92,12 +96,18 @@ class Guards:
     def __getitem__(self, source: str) -> SourceGuard:
         if source not in self._guards:
             storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, self.client, namespace=f"tracker:breaker:{source}")
+                pybreaker.STATE_CLOSED, self.client, namespace=f"tracker:breaker:{source}"
+            )
             breaker = pybreaker.CircuitBreaker(
-                fail_max=self.fail_max, reset_timeout=self.reset_timeout,
-                state_storage=storage, exclude=[_is_business_error], name=source)
-            self._guards[source] = SourceGuard(source, self.limits[source], self.limiter,
-                                               self.client, breaker)
+                fail_max=self.fail_max,
+                reset_timeout=self.reset_timeout,
+                state_storage=storage,
+                exclude=[_is_business_error],
+                name=source,
+            )
+            self._guards[source] = SourceGuard(
+                source, self.limits[source], self.limiter, self.client, breaker
+            )
         return self._guards[source]
 
     def reset(self, source: str) -> None:
