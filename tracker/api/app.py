@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import unquote_to_bytes
 
 import redis as redis_lib
 from fastapi import FastAPI, Request
@@ -95,6 +96,31 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class PlainURL:
+    """Refuse control characters (NUL above all) in the path or the query with a 400 naming
+    the problem: no id, cursor or filter may carry one, and PostgreSQL cannot even compare
+    text holding a NUL, so such a request would otherwise end as a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = unquote_to_bytes(scope.get("query_string", b""))
+            path = scope["path"].encode("utf-8", "surrogateescape")
+            if _CONTROL.search(path) or _CONTROL.search(query):
+                where = "path" if _CONTROL.search(path) else "query"
+                await JSONResponse(
+                    {"detail": f"control characters (such as NUL) are not allowed in the {where}"},
+                    status_code=400,
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -195,4 +221,5 @@ def create_app(
     ):
         app.include_router(router)
     app.add_middleware(BodyLimit)
+    app.add_middleware(PlainURL)
     return app
