@@ -111,3 +111,67 @@ def test_only_the_observation_time_may_differ_for_unchanged_results() -> None:
     assert not repoll.results_changed(row(old), "cainiao", [result(observed_at=NOW + timedelta(1))])
     assert repoll.results_changed(row(old), "cainiao", [result(outcome=Outcome.NOT_FOUND)])
     assert repoll.results_changed(row(None), "cainiao", [result()])
+
+
+def test_a_repeated_body_is_not_parsed_but_restamped(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    first = run_due(engine, settings, guards, NOW)
+    assert first and not any(o.repeated for o in first)
+    with engine.connect() as conn:
+        links = count_links(conn, pid)
+        before = repo.get_order(conn, "A-1")
+        stored = (repo.get_parcel(conn, pid).results or {}).values()  # type: ignore[union-attr]
+    first_seen = {r["observed_at"] for rs in stored for r in rs}
+    later = NOW + timedelta(hours=2)
+    make_due(engine)
+    second = run_due(engine, settings, guards, later)  # the simulator's clock stayed: same bytes
+    assert second and all(o.repeated and o.outcome == "ok" for o in second)
+    with engine.connect() as conn:
+        parcel = repo.get_parcel(conn, pid)
+        after = repo.get_order(conn, "A-1")
+        assert count_links(conn, pid) == links
+    assert parcel is not None and before is not None and after is not None
+    assert after.updated_at == before.updated_at
+    assert parcel.last_polled_at == later and parcel.next_poll_at is not None
+    observed = {r["observed_at"] for rs in (parcel.results or {}).values() for r in rs}
+    assert observed and not observed & first_seen  # re-stamped with the new fetch times
+
+
+def test_a_known_body_newly_covering_a_parcel_is_parsed_and_linked(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    run_due(engine, settings, guards, NOW)
+    with engine.begin() as conn:
+        links = count_links(conn, pid)
+        conn.execute(sa.text("DELETE FROM observation_parcels WHERE parcel_id = :p"), {"p": pid})
+    make_due(engine)
+    outcomes = run_due(engine, settings, guards, NOW + timedelta(hours=2))
+    assert outcomes and not any(o.repeated for o in outcomes)
+    with engine.connect() as conn:
+        assert count_links(conn, pid) == links  # the stored bodies are linked again
+
+
+def test_an_older_body_coming_back_is_parsed(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    settings = settings_for(sim)
+    add_order(engine)
+    sim.clock.set(START + timedelta(hours=150))  # body A: in transit
+    run_due(engine, settings, guards, NOW)
+    sim.clock.set(NOW)  # body B: delivered
+    make_due(engine)
+    run_due(engine, settings, guards, NOW + timedelta(hours=1))
+    sim.clock.set(START + timedelta(hours=150))  # body A again: not what the answers are from
+    make_due(engine)
+    outcomes = run_due(engine, settings, guards, NOW + timedelta(hours=2))
+    assert outcomes and not any(o.repeated for o in outcomes)
+
+
+def count_links(conn: sa.Connection, parcel_id: int) -> int:
+    query = sa.text("SELECT count(*) FROM observation_parcels WHERE parcel_id = :p")
+    return int(conn.execute(query, {"p": parcel_id}).scalar_one())

@@ -14,11 +14,26 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from tracker import metrics
 from tracker.model import Alert, DeliveryVerdict
 from tracker.store import evidence, outbox
 from tracker.store._sql import relax_commit
 from tracker.store.orders import update_order_reports, update_parcels
 from tracker.store.polling import set_next_checks
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a flush wrote: new events, the types of the new alerts, deliveries to enqueue."""
+
+    new_events: int = 0
+    alert_types: list[str] = field(default_factory=list)
+    deliveries: list[tuple[int, int]] = field(default_factory=list)
+
+    def count_alerts(self) -> None:
+        """Count the new alerts by type; called once their transaction has committed."""
+        for alert_type in self.alert_types:
+            metrics.ALERTS.labels(type=alert_type).inc()
 
 
 @dataclass
@@ -34,8 +49,8 @@ class PollWrites:
         """Merge new values of one parcel (results and schedule go out as one row)."""
         self.parcels.setdefault(values["id"], {}).update(values)
 
-    def flush(self, conn: Connection, now: datetime) -> tuple[int, int, list[tuple[int, int]]]:
-        """Write everything; returns (new events, new alerts, deliveries to enqueue)."""
+    def flush(self, conn: Connection, now: datetime) -> Written:
+        """Write everything, inside the caller's transaction."""
         if not self.alerts:
             # Without alerts everything here is rebuilt by polling again (deterministic event
             # ids), so the commit need not wait for the disk. An alert's payload carries its
@@ -47,6 +62,6 @@ class PollWrites:
         update_order_reports(conn, self.reports)
         evidence.record_verdicts(conn, self.verdicts, now=now)
         set_next_checks(conn, self.checks)
-        alert_ids = outbox.insert_alerts(conn, self.alerts, now=now)
-        deliveries = outbox.create_deliveries_many(conn, alert_ids, now=now)
-        return new_events, len(alert_ids), [(d, 0) for d in deliveries]
+        new_alerts = outbox.insert_new_alerts(conn, self.alerts, now=now)
+        deliveries = outbox.create_deliveries_many(conn, [i for i, _ in new_alerts], now=now)
+        return Written(new_events, [t for _, t in new_alerts], [(d, 0) for d in deliveries])

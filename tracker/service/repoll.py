@@ -9,6 +9,11 @@ closing) is the deadline sweep's job, which re-analyses orders at their `next_ch
 
 Only single-parcel orders already analysed once take this path: the parcel's verdict is then
 the order's stored verdict.
+
+A repeated answer goes further: when a source answers with the very body (same sha256) each
+parcel's stored answers were read from, the same bytes mean the same events and results, so
+the poll is not even parsed: the stored answers are re-stamped with the fetch time and the
+parcels rescheduled as above. A body newly covering a parcel (never linked to it) is parsed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker import cadence, deadlines
-from tracker.model import NumberResult, Status, Verdict
+from tracker.model import NumberResult, Observation, Status, Verdict
 from tracker.store import polling
 from tracker.store.orders import OrderRow, ParcelRow, next_poll_values
 
@@ -67,3 +72,43 @@ def schedule_stored(
     )
     values = next_poll_values(row.id, cadence.next_poll(state, now), polled_at=now)
     return {**values, "poll_failures": 0}
+
+
+def covered(rows: Sequence[ParcelRow], observation: Observation) -> list[int]:
+    """The parcels an answer is about: those whose numbers it names, else the whole batch."""
+    by_number = {n: r.id for r in rows for n in (r.tracking_number, *r.other_numbers)}
+    found = [by_number[n] for n in observation.numbers if n in by_number]
+    return found or [r.id for r in rows]
+
+
+def repeated(
+    rows: Sequence[ParcelRow],
+    observations: Sequence[Observation],
+    latest: Mapping[int, tuple[int, str]],
+    source: str,
+) -> dict[int, datetime] | None:
+    """When every answer is the body each parcel it covers was last answered with (`latest`:
+    `evidence.latest_observations`), each parcel's new fetch time; else None (parse)."""
+    fetched: dict[int, datetime] = {}
+    for observation in observations:
+        for parcel_id in covered(rows, observation):
+            stored = latest.get(parcel_id)
+            if stored is None or stored[1] != observation.sha256:
+                return None
+            fetched[parcel_id] = max(
+                observation.fetched_at, fetched.get(parcel_id, observation.fetched_at)
+            )
+    if not observations or len(fetched) != len(rows):
+        return None  # a parcel no answer covers: let the full path decide
+    if any(source not in (r.results or {}) for r in rows):
+        return None
+    return fetched
+
+
+def restamped(row: ParcelRow, source: str, fetched_at: datetime) -> dict[str, Any]:
+    """The parcel's stored answers of `source` as fetched again at `fetched_at` (an
+    `orders.update_parcels` row)."""
+    merged = dict(row.results or {})
+    when = fetched_at.isoformat()
+    merged[source] = [{**r, _VOLATILE: when} for r in merged.get(source, [])]
+    return {"id": row.id, "results": merged}

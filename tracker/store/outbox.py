@@ -54,6 +54,14 @@ class DeliveryRow:
 
 def insert_alerts(conn: Connection, new: Iterable[Alert], *, now: datetime) -> list[int]:
     """Insert alerts whose key is new; returns only the new ids (a known key is a no-op)."""
+    return sorted(alert_id for alert_id, _ in insert_new_alerts(conn, new, now=now))
+
+
+def insert_new_alerts(
+    conn: Connection, new: Iterable[Alert], *, now: datetime
+) -> list[tuple[int, str]]:
+    """`insert_alerts` returning (id, type) of each new alert, ordered by id (metrics count
+    alerts by type)."""
     values = [
         {
             "order_id": a.order_id,
@@ -69,9 +77,9 @@ def insert_alerts(conn: Connection, new: Iterable[Alert], *, now: datetime) -> l
     stmt = (
         upsert_insert(conn, alerts)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(alerts.c.id)
+        .returning(alerts.c.id, alerts.c.type)
     )
-    return sorted(int(row.id) for row in conn.execute(stmt, values))
+    return sorted((int(row.id), str(row.type)) for row in conn.execute(stmt, values))
 
 
 def get_alert(conn: Connection, alert_id: int) -> AlertRow | None:

@@ -136,3 +136,13 @@ def parcels_with_numbers(conn: Connection, numbers: Iterable[str]) -> list[Parce
         return []
     query = sa.select(parcels).where(parcels.c.tracking_number.in_(wanted)).order_by(parcels.c.id)
     return [from_row(ParcelRow, row) for row in conn.execute(query)]
+
+
+def parcel_counts(conn: Connection, order_ids: Iterable[str]) -> dict[str, int]:
+    """How many parcels each order has (without reading them)."""
+    query = (
+        sa.select(parcels.c.order_id, sa.func.count())
+        .where(parcels.c.order_id.in_(sorted(set(order_ids))))
+        .group_by(parcels.c.order_id)
+    )
+    return {str(order_id): int(count) for order_id, count in conn.execute(query)}

@@ -1,0 +1,198 @@
+"""Re-analysing orders after a poll, a push or the deadline sweep: what changed is written in
+one go (`poll_writes`), quiet re-polls are only rescheduled (`repoll`).
+
+`reanalyse_orders` re-runs the pipeline over every stored event of each order a batch touches
+and plans its writes: new events, verdict, report, next poll time, next check, and new alerts
+with their webhook deliveries, all in the caller's transaction (the outbox). Event and alert
+keys are deterministic, so a redelivered task inserts nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from tracker import logs, pipeline
+from tracker.alerts import AlertSettings
+from tracker.model import Observation, Order, Parcel, ParseResult, SourceEvent
+from tracker.service import repoll, scheduling
+from tracker.service.poll_writes import PollWrites, Written
+from tracker.settings import Settings
+from tracker.store import evidence, polling
+from tracker.store.orders import OrderRow, ParcelRow
+
+
+def repeat(
+    conn: Connection,
+    rows: Sequence[ParcelRow],
+    fetched: Mapping[int, datetime],
+    source: str,
+    now: datetime,
+) -> Written | None:
+    """A poll whose every answer repeats the body the parcels were last answered with
+    (`repoll.repeated`): re-stamp and reschedule each parcel from stored state, unparsed.
+    None (nothing written) if an order is not quiet-eligible and needs the full path."""
+    order_ids = {r.order_id for r in rows}
+    orders = polling.orders_by_id(conn, order_ids)
+    sizes = polling.parcel_counts(conn, order_ids)
+    writes = PollWrites()
+    for row in rows:
+        order_row = orders.get(row.order_id)
+        if order_row is None or sizes.get(row.order_id) != 1:
+            return None
+        if not repoll.quiet(order_row, [row], 0, False):
+            return None
+        writes.parcel(repoll.restamped(row, source, fetched[row.id]))
+        stored = repoll.schedule_stored(order_row, row, now, scheduling.confirmed(row, now))
+        writes.parcel(stored)
+    return writes.flush(conn, now)
+
+
+def reanalyse_orders(
+    conn: Connection,
+    order_ids: set[str],
+    now: datetime,
+    settings: Settings,
+    *,
+    parsed: Sequence[tuple[Observation, ParseResult]] = (),
+    polled: set[int] | None = None,
+    source: str | None = None,
+) -> Written:
+    orders = polling.orders_by_id(conn, order_ids)
+    parcel_rows = polling.parcels_of_orders(conn, order_ids)
+    models = {row.id: polling.parcel_model(row) for row in parcel_rows}
+    fresh = pipeline.route_parsed(list(models.values()), parsed)
+    known = evidence.event_ids_for_parcels(conn, models)
+    by_order: dict[str, list[ParcelRow]] = defaultdict(list)
+    for row in parcel_rows:
+        by_order[row.order_id].append(row)
+    writes, changed = PollWrites(), []
+    for order_id, order_row in sorted(orders.items()):
+        rows = by_order[order_id]
+        new = _new_events(rows, models, fresh, known)
+        writes.events += new
+        if source is None or not _quiet_repoll(
+            writes, order_row, rows, models, fresh, source, len(new), polled or set(), now
+        ):
+            changed.append(order_id)
+    stored = evidence.events_for_parcels(conn, [r.id for o in changed for r in by_order[o]])
+    for order_id in changed:
+        with logs.bind(order_id=order_id):
+            rows, order_row = by_order[order_id], orders[order_id]
+            analysis = _analyse(order_row, rows, models, stored, fresh, source, now, settings)
+            _plan_analysis(writes, order_row, rows, analysis, now, polled or set())
+    return writes.flush(conn, now)
+
+
+def _quiet_repoll(
+    writes: PollWrites,
+    order_row: OrderRow,
+    rows: Sequence[ParcelRow],
+    models: dict[int, Parcel],
+    fresh: pipeline.Routed,
+    source: str,
+    new_events: int,
+    polled: set[int],
+    now: datetime,
+) -> bool:
+    """Store the source's answers; if the order is quiet (see `repoll`), reschedule it from
+    stored state and return True (no re-analysis needed)."""
+    changed = False
+    for row in rows:
+        results = fresh.results[models[row.id]]
+        changed = changed or repoll.results_changed(row, source, results)
+        writes.parcel(polling.results_values(row, source, results))
+    if not repoll.quiet(order_row, rows, new_events, changed):
+        return False
+    row = rows[0]
+    if row.id in polled:
+        writes.parcel(repoll.schedule_stored(order_row, row, now, scheduling.confirmed(row, now)))
+    return True
+
+
+def event_id(parcel_id: int, event: SourceEvent) -> str:
+    """Deterministic: the same report of the same event for the same parcel, the same id."""
+    data = orjson.dumps(evidence.event_to_data(event), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(str(parcel_id).encode() + b"\x00" + data).hexdigest()[:32]
+
+
+def _new_events(
+    rows: Sequence[ParcelRow],
+    models: dict[int, Parcel],
+    fresh: pipeline.Routed,
+    known: dict[int, set[str]],
+) -> list[dict[str, Any]]:
+    """Event rows not stored yet (a re-poll that saw nothing new inserts nothing)."""
+    new_rows = []
+    for row in rows:
+        seen = known.get(row.id, set())
+        for event in fresh.events.get(models[row.id], []):
+            key = event_id(row.id, event)
+            if key not in seen:
+                seen = seen | {key}
+                new_rows.append(evidence.event_row(key, row.id, None, event))
+    return new_rows
+
+
+def _analyse(
+    order_row: OrderRow,
+    rows: Sequence[ParcelRow],
+    models: dict[int, Parcel],
+    stored: dict[int, list[evidence.EventRow]],
+    fresh: pipeline.Routed,
+    source: str | None,
+    now: datetime,
+    settings: Settings,
+) -> pipeline.Analysis:
+    events: dict[Parcel, list[SourceEvent]] = {}
+    results = {}
+    for row in rows:
+        parcel = models[row.id]
+        known = {e.id: evidence.event_from_data(e.data) for e in stored.get(row.id, [])}
+        for event in fresh.events.get(parcel, []):
+            known.setdefault(event_id(row.id, event), event)
+        events[parcel] = list(known.values())
+        kept = [r for r in polling.stored_results(row) if r.source != source]
+        results[parcel] = kept + list(fresh.results.get(parcel, []))
+    order: Order = polling.order_value(order_row, rows)
+    routed = pipeline.Routed(events, results, list(fresh.warnings))
+    alert_settings = AlertSettings(
+        deadline_near_days=settings.deadline_near_days, stalled_days=settings.stalled_days
+    )
+    return pipeline.analyse(order, [models[r.id] for r in rows], routed, now, alert_settings)
+
+
+def _plan_analysis(
+    writes: PollWrites,
+    order_row: OrderRow,
+    rows: Sequence[ParcelRow],
+    analysis: pipeline.Analysis,
+    now: datetime,
+    polled: set[int],
+) -> None:
+    status, substatus = pipeline.order_status(analysis.states)
+    verdict = pipeline.order_verdict([s.verdict for s in analysis.states])
+    if verdict.verdict.value != order_row.verdict:
+        writes.verdicts.append((order_row.id, verdict))
+    writes.reports.append(
+        {
+            "id": order_row.id,
+            "status": status.value,
+            "substatus": substatus,
+            "verdict": verdict.verdict.value,
+            "window_state": analysis.window.state.value,
+            "dispute_closes_at": analysis.window.dispute_closes_at,
+            "updated_at": now,
+        }
+    )
+    for row, state in zip(rows, analysis.states, strict=True):
+        if row.id in polled:
+            writes.parcel(scheduling.schedule(row, state, analysis, now))
+    writes.checks[order_row.id] = scheduling.next_check(analysis, now)
+    writes.alerts += analysis.alerts
