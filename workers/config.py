@@ -57,6 +57,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "workers.tasks.lookup": {"queue": "lookups"},
             "workers.tasks.poll_batch": {"queue": "polls"},
             "workers.tasks.deliver": {"queue": "webhooks"},
+            "workers.tasks.deliver_batch": {"queue": "webhooks"},
         },
         "timezone": "UTC",
         "enable_utc": True,

@@ -28,6 +28,7 @@ log = logging.getLogger("tracker.workers")
 
 POLL_TASK = "workers.tasks.poll_batch"
 DELIVER_TASK = "workers.tasks.deliver"
+DELIVER_BATCH_TASK = "workers.tasks.deliver_batch"
 LOOKUP_TASK = "workers.tasks.lookup"
 
 # task id -> (context token, start time); a pool child runs one task at a time, but a thread
@@ -79,6 +80,11 @@ def _deliver_args(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"delivery_id": kwargs.get("delivery_id", args[0] if args else None)}
 
 
+def _deliver_batch_args(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    items = kwargs.get("items", args[0] if args else None)
+    return {"delivery_ids": [item[0] for item in items] if items else None}
+
+
 def _lookup_args(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"lookup_id": kwargs.get("lookup_id", args[0] if args else None)}
 
@@ -86,6 +92,7 @@ def _lookup_args(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
 _ARG_READERS: dict[str, Callable[[list[Any], dict[str, Any]], dict[str, Any]]] = {
     POLL_TASK: _poll_args,
     DELIVER_TASK: _deliver_args,
+    DELIVER_BATCH_TASK: _deliver_batch_args,
     LOOKUP_TASK: _lookup_args,
 }
 
@@ -132,3 +139,9 @@ def _count(name: str, args: list[Any], retval: Any, state: str | None, seconds: 
     elif name == DELIVER_TASK:
         outcome = retval if isinstance(retval, str) and state == "SUCCESS" else "error"
         metrics.webhook_attempted(outcome, seconds)
+    elif name == DELIVER_BATCH_TASK:
+        steps = retval if isinstance(retval, list) and state == "SUCCESS" else None
+        if steps is None:  # the task failed: count its deliveries as errors
+            steps = ["error"] * len(args[0]) if args and isinstance(args[0], list) else []
+        for step in steps:  # the batch's time shared out: the histogram is per delivery
+            metrics.webhook_attempted(str(step), seconds / max(len(steps), 1))

@@ -7,6 +7,7 @@ redelivered task re-does work whose writes are keyed by deterministic ids.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from typing import Any
 
 from celery import Task
@@ -74,7 +75,7 @@ def sweep_deliveries() -> int:
     with ctx.lock("sweep-deliveries", 30) as acquired:
         if not acquired:
             return 0
-        return deliveries.sweep(ctx.engine, utcnow(), _enqueue_delivery)
+        return deliveries.sweep(ctx.engine, utcnow(), _enqueue_batch)
 
 
 def _enqueue_delivery(delivery_id: int, attempts: int) -> None:
@@ -91,6 +92,32 @@ def deliver(delivery_id: int, attempts: int) -> str:
             ctx.engine, delivery_id, attempts, utcnow, ctx.settings.webhook_allow_private
         )
     return outcome.step.value if outcome.step else "skipped"
+
+
+def _enqueue_batch(items: list[tuple[int, int]]) -> None:
+    deliver_batch.apply_async((items,), queue="webhooks")
+
+
+@app.task(base=TrackerTask, name="workers.tasks.deliver_batch")
+def deliver_batch(items: list[list[int]]) -> list[str]:
+    """Several due deliveries (of one endpoint, from the sweep) in one task: each is locked,
+    checked against its attempt count and recorded as `deliver` does. Returns each one's step
+    ("busy" if another worker holds it, "skipped" if it was no longer the one to send)."""
+    ctx = context()
+    pairs = [(int(delivery_id), int(attempts)) for delivery_id, attempts in items]
+    with ExitStack() as locks:
+        held = [
+            pair
+            for pair in pairs
+            if locks.enter_context(
+                ctx.lock(f"delivery:{pair[0]}", deliveries.LEASE.total_seconds())
+            )
+        ]
+        outcomes = deliveries.deliver_batch(
+            ctx.engine, held, utcnow, ctx.settings.webhook_allow_private
+        )
+    steps = {o.delivery_id: o.step.value if o.step else "skipped" for o in outcomes}
+    return [steps.get(delivery_id, "busy") for delivery_id, _ in pairs]
 
 
 @app.task(base=TrackerTask, name="workers.tasks.lookup")

@@ -5,11 +5,17 @@ stored when it was handed on); `deliver` sends only if the delivery is still pen
 count. A task redelivered after its worker died mid-send may send that attempt again: the same
 webhook-id and the same stored bytes, which consumers dedupe (Standard Webhooks). The sweeper
 leases what is due, so a lost task is sent again once its lease runs out.
+
+The sweeper hands deliveries on in batches, one per endpoint (`deliver_batch`): one task, one
+read of the deliveries, one of each endpoint and one commit of every attempt record for up to
+BATCH_SIZE sends, each still checked against its expected attempt count. The direct path after
+a poll keeps one task per delivery (`deliver`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +27,11 @@ from tracker.store._sql import relax_commit
 from tracker.webhooks import Step
 
 LEASE = timedelta(seconds=60)  # longer than one send can take (3 s connect + 15 s read)
-SWEEP_LIMIT = 500
+SWEEP_LIMIT = 2000  # per sweep (every 2 s): a backlog drains at up to 1,000 a second
+BATCH_SIZE = 20  # deliveries to one endpoint per task
+# no new send starts after this long in one batch: the last send (at most 18 s) still ends
+# inside the lease and the per-delivery locks
+BATCH_BUDGET = timedelta(seconds=20)
 
 _STORED_STATUS: dict[Step, outbox.DeliveryStatus] = {
     Step.SUCCEEDED: "succeeded",
@@ -47,76 +57,157 @@ def deliver(
     allow_private: bool,
 ) -> DeliveryOutcome:
     """Send attempt number `attempts + 1` of a delivery, if it is still the one to send."""
+    return deliver_batch(engine, [(delivery_id, attempts)], now, allow_private)[0]
+
+
+def deliver_batch(
+    engine: Engine,
+    items: Sequence[tuple[int, int]],
+    now: Callable[[], datetime],
+    allow_private: bool,
+    budget: timedelta = BATCH_BUDGET,
+) -> list[DeliveryOutcome]:
+    """`deliver` for several (delivery_id, attempts), in order, with one read and one commit.
+
+    After a failed send the batch sends nothing more to that endpoint (the rest keep their
+    lease and attempt count and come back with the sweep), nor starts a send after `budget`.
+    """
+    expected = dict(items)
     with engine.connect() as conn:
-        delivery = outbox.get_delivery(conn, delivery_id)
-        endpoint = endpoints.get_endpoint(conn, delivery.endpoint_id) if delivery else None
-    if (
-        delivery is None
-        or endpoint is None
-        or not endpoint.enabled
-        or delivery.status != "pending"
-        or delivery.attempts != attempts
-    ):
-        return DeliveryOutcome(delivery_id, sent=False)
+        found = outbox.get_deliveries(conn, expected)
+        known = {d.endpoint_id for d in found}
+        eps = {e: endpoints.get_endpoint(conn, e) for e in sorted(known)}
+    outcomes = {d: DeliveryOutcome(d, sent=False) for d in expected}
+    tries: list[_Try] = []
+    stopped: set[str] = set()
+    deadline = now() + budget
+    for delivery in found:
+        endpoint = eps.get(delivery.endpoint_id)
+        if endpoint is None or delivery.endpoint_id in stopped:
+            continue
+        if not _sendable(delivery, endpoint, expected[delivery.id]) or now() >= deadline:
+            continue
+        sent = _send(delivery, endpoint, allow_private, now)
+        tries.append(sent)
+        outcomes[delivery.id] = DeliveryOutcome(
+            delivery.id, True, sent.result.status_code, sent.step.step
+        )
+        if sent.step.step is not Step.SUCCEEDED:
+            stopped.add(delivery.endpoint_id)
+    if tries:
+        with engine.begin() as conn:
+            relax_commit(conn)  # a lost record means one more send of the same id and bytes
+            _record(conn, tries, {e: ep.failing_since for e, ep in eps.items() if ep})
+    return [outcomes[delivery_id] for delivery_id, _ in items]
+
+
+@dataclass(frozen=True, slots=True)
+class _Try:
+    delivery: outbox.DeliveryRow
+    started: datetime
+    result: webhooks.AttemptResult
+    step: webhooks.Next
+
+
+def _sendable(delivery: outbox.DeliveryRow, endpoint: endpoints.EndpointRow, attempts: int) -> bool:
+    return endpoint.enabled and delivery.status == "pending" and delivery.attempts == attempts
+
+
+def _send(
+    delivery: outbox.DeliveryRow,
+    endpoint: endpoints.EndpointRow,
+    allow_private: bool,
+    now: Callable[[], datetime],
+) -> _Try:
     body = delivery.payload.encode()
     started = now()
     headers = webhooks.headers(endpoint.secret, delivery.webhook_id, int(started.timestamp()), body)
     result = webhooks.send(endpoint.url, headers, body, allow_private)
     step = webhooks.next_step(
-        result.status_code, attempts + 1, now(), retry_after=result.retry_after
+        result.status_code, delivery.attempts + 1, now(), retry_after=result.retry_after
     )
-    with engine.begin() as conn:
-        relax_commit(conn)  # a lost record means one more send of the same id and bytes
-        _record(conn, delivery, endpoint.failing_since, started, result, step)
-    return DeliveryOutcome(delivery_id, True, result.status_code, step.step)
+    return _Try(delivery, started, result, step)
 
 
 def _record(
+    conn: Connection, tries: Sequence[_Try], failing_since: dict[str, datetime | None]
+) -> None:
+    """The attempt records, then each endpoint's failure bookkeeping in send order
+    (`failing_since` as read before sending, updated as records are written)."""
+    outbox.record_attempts(
+        conn,
+        [
+            outbox.Attempt(
+                t.delivery.id,
+                attempted_at=t.started,
+                duration_ms=t.result.duration_ms,
+                status=_STORED_STATUS[t.step.step],
+                next_attempt_at=t.step.at,
+                status_code=t.result.status_code,
+                error=t.result.error,
+                response=t.result.response_excerpt,
+            )
+            for t in tries
+        ],
+    )
+    for t in tries:
+        endpoint_id = t.delivery.endpoint_id
+        since = failing_since.get(endpoint_id)
+        failing_since[endpoint_id] = _endpoint_after(conn, endpoint_id, since, t.started, t.step)
+
+
+def _endpoint_after(
     conn: Connection,
-    delivery: outbox.DeliveryRow,
+    endpoint_id: str,
     failing_since: datetime | None,
     started: datetime,
-    result: webhooks.AttemptResult,
     step: webhooks.Next,
-) -> None:
-    outbox.record_attempt(
-        conn,
-        delivery.id,
-        attempted_at=started,
-        duration_ms=result.duration_ms,
-        status=_STORED_STATUS[step.step],
-        next_attempt_at=step.at,
-        status_code=result.status_code,
-        error=result.error,
-        response=result.response_excerpt,
-    )
-    endpoint_id = delivery.endpoint_id
+) -> datetime | None:
+    """Update the endpoint after one try; returns its failing_since as now stored."""
     if step.step is Step.SUCCEEDED:
-        # as read before sending, so most successes write nothing (a failure recorded since
-        # is cleared by the next success)
+        # most successes write nothing (a failure recorded since is cleared by the next one)
         if failing_since is not None:
             endpoints.set_failing_since(conn, endpoint_id, None)
-    elif step.step is Step.DISABLE_ENDPOINT:
+        return None
+    if step.step is Step.DISABLE_ENDPOINT:
         endpoints.disable_endpoint(conn, endpoint_id, "the endpoint answered 410 Gone")
-    else:
-        endpoints.set_failing_since(conn, endpoint_id, started)
-        endpoint = endpoints.get_endpoint(conn, endpoint_id)
-        if endpoint is not None and webhooks.should_disable(endpoint.failing_since, started):
-            since = endpoint.failing_since
-            endpoints.disable_endpoint(
-                conn, endpoint_id, f"every attempt failed since {since:%Y-%m-%d %H:%M} UTC"
-            )
+        return failing_since
+    endpoints.set_failing_since(conn, endpoint_id, started)
+    endpoint = endpoints.get_endpoint(conn, endpoint_id)
+    if endpoint is not None and webhooks.should_disable(endpoint.failing_since, started):
+        since = endpoint.failing_since
+        endpoints.disable_endpoint(
+            conn, endpoint_id, f"every attempt failed since {since:%Y-%m-%d %H:%M} UTC"
+        )
+    return endpoint.failing_since if endpoint is not None else started
 
 
 def sweep(
-    engine: Engine, now: datetime, enqueue: Callable[[int, int], None], limit: int = SWEEP_LIMIT
+    engine: Engine,
+    now: datetime,
+    enqueue: Callable[[list[tuple[int, int]]], None],
+    limit: int = SWEEP_LIMIT,
+    batch_size: int = BATCH_SIZE,
 ) -> int:
-    """Lease every due delivery and hand it to `enqueue(delivery_id, attempts)`."""
+    """Lease every due delivery and hand them on as `enqueue([(delivery_id, attempts), ...])`,
+    one batch per endpoint of at most `batch_size`; returns how many deliveries."""
     with engine.begin() as conn:
         due = outbox.claim_due_deliveries(conn, now, limit, lease=LEASE)
-    for delivery in due:
-        enqueue(delivery.id, delivery.attempts)
+    for batch in plan(due, batch_size):
+        enqueue(batch)
     return len(due)
+
+
+def plan(due: Sequence[outbox.DeliveryRow], batch_size: int) -> list[list[tuple[int, int]]]:
+    """Group deliveries per endpoint, oldest first, in batches of at most `batch_size`."""
+    by_endpoint: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for delivery in sorted(due, key=lambda d: d.id):
+        by_endpoint[delivery.endpoint_id].append((delivery.id, delivery.attempts))
+    return [
+        items[start : start + batch_size]
+        for _, items in sorted(by_endpoint.items())
+        for start in range(0, len(items), batch_size)
+    ]
 
 
 def replay(engine: Engine, delivery_id: int, now: datetime) -> int:

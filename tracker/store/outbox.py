@@ -7,7 +7,7 @@ sweeper finds what is due by `next_attempt_at`, so long retry schedules never si
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -186,6 +186,16 @@ def get_delivery(conn: Connection, delivery_id: int) -> DeliveryRow | None:
     return None if row is None else from_row(DeliveryRow, row)
 
 
+def get_deliveries(conn: Connection, delivery_ids: Iterable[int]) -> list[DeliveryRow]:
+    """The deliveries that exist among `delivery_ids`, by id (one read for a batch)."""
+    ids = sorted(set(delivery_ids))
+    if not ids:
+        return []
+    table = webhook_deliveries
+    query = sa.select(table).where(table.c.id.in_(ids)).order_by(table.c.id)
+    return [from_row(DeliveryRow, row) for row in conn.execute(query)]
+
+
 def claim_due_deliveries(
     conn: Connection, now: datetime, limit: int, *, lease: timedelta = DEFAULT_LEASE
 ) -> list[DeliveryRow]:
@@ -251,6 +261,66 @@ def record_attempt(
         )
     )
     return int(attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try, as `record_attempt` takes it (for `record_attempts`)."""
+
+    delivery_id: int
+    attempted_at: datetime
+    duration_ms: int
+    status: DeliveryStatus
+    next_attempt_at: datetime | None = None
+    status_code: int | None = None
+    error: str | None = None
+    response: str | bytes | None = None
+
+
+def record_attempts(conn: Connection, attempts: Sequence[Attempt]) -> None:
+    """`record_attempt` for many tries: one executemany of attempt rows, one of delivery
+    updates (psycopg pipelines both), with the same rule: only a pending delivery moves on."""
+    if not attempts:
+        return
+    rows = [
+        {
+            "delivery_id": a.delivery_id,
+            "attempted_at": a.attempted_at,
+            "status_code": a.status_code,
+            "error": a.error,
+            "duration_ms": a.duration_ms,
+            "response_excerpt": excerpt(a.response),
+        }
+        for a in attempts
+    ]
+    conn.execute(sa.insert(webhook_attempts), rows)
+    table = webhook_deliveries
+    pending = table.c.status == "pending"
+    next_at = sa.bindparam("b_next", type_=table.c.next_attempt_at.type)
+    stmt = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(
+            attempts=table.c.attempts + 1,
+            last_status_code=sa.bindparam("b_code", type_=sa.Integer),
+            updated_at=sa.bindparam("b_at", type_=table.c.updated_at.type),
+            status=sa.case(
+                (pending, sa.bindparam("b_status", type_=sa.Text)), else_=table.c.status
+            ),
+            next_attempt_at=sa.case((pending, next_at), else_=table.c.next_attempt_at),
+        )
+    )
+    updates = [
+        {
+            "b_id": a.delivery_id,
+            "b_code": a.status_code,
+            "b_at": a.attempted_at,
+            "b_status": a.status,
+            "b_next": a.next_attempt_at if a.status == "pending" else None,
+        }
+        for a in attempts
+    ]
+    conn.execute(stmt, updates)
 
 
 def attempts_of(conn: Connection, delivery_id: int) -> list[dict[str, Any]]:

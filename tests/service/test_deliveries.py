@@ -1,0 +1,114 @@
+"""Webhook deliveries in batches: one task sends several due deliveries, each still checked
+against its expected attempt count and recorded as a single delivery is."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.store._helpers import NOW, add_order
+from tracker import webhooks
+from tracker.model import Alert, AlertType
+from tracker.service import deliveries
+from tracker.store import endpoints, outbox
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    hits: list[str] = []
+    status = 204
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        type(self).hits.append(self.headers["webhook-id"])
+        self.send_response(self.status)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
+    handler = type("Receiver", (_Receiver,), {"hits": [], "status": 204})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    server.shutdown()
+    server.server_close()
+
+
+def seed(engine: Engine, url: str, count: int) -> list[int]:
+    alerts = [
+        Alert(AlertType.ORDER_OVERDUE, f"A-1001:overdue:{i}", "A-1001", {"n": i})
+        for i in range(count)
+    ]
+    with engine.begin() as conn:
+        add_order(conn)
+        endpoints.create_endpoint(conn, url, webhooks.generate_secret(), now=NOW)
+        ids = outbox.insert_alerts(conn, alerts, now=NOW)
+        return outbox.create_deliveries_many(conn, ids, now=NOW)
+
+
+def stored(engine: Engine, ids: list[int]) -> list[tuple[str, int]]:
+    with engine.connect() as conn:
+        return [(d.status, d.attempts) for d in outbox.get_deliveries(conn, ids)]
+
+
+def test_a_batch_sends_what_is_due_at_its_count_and_records_each(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, handler = receiver
+    ids = seed(engine, url, 4)
+    items = [(ids[0], 0), (ids[1], 0), (ids[2], 1), (ids[3], 0)]  # ids[2]: a stale count
+    outcomes = deliveries.deliver_batch(engine, items, lambda: NOW, allow_private=True)
+    assert [o.sent for o in outcomes] == [True, True, False, True]
+    done = ("succeeded", 1)
+    assert stored(engine, ids) == [done, done, ("pending", 0), done]
+    assert len(handler.hits) == 3 == len(set(handler.hits))
+    again = deliveries.deliver_batch(engine, items, lambda: NOW, allow_private=True)
+    assert not any(o.sent for o in again)  # a redelivered batch sends nothing twice
+    with engine.connect() as conn:
+        assert [len(outbox.attempts_of(conn, i)) for i in ids] == [1, 1, 0, 1]
+
+
+def test_after_a_failure_the_rest_of_the_batch_waits_for_the_sweep(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, handler = receiver
+    handler.status = 503
+    ids = seed(engine, url, 3)
+    outcomes = deliveries.deliver_batch(
+        engine, [(i, 0) for i in ids], lambda: NOW, allow_private=True
+    )
+    assert [o.sent for o in outcomes] == [True, False, False]
+    assert stored(engine, ids) == [("pending", 1), ("pending", 0), ("pending", 0)]
+    with engine.connect() as conn:
+        endpoint = endpoints.list_endpoints(conn)[0]
+    assert endpoint.failing_since == NOW and endpoint.enabled
+
+
+def test_the_single_delivery_path_is_a_batch_of_one(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, handler = receiver
+    (did,) = seed(engine, url, 1)
+    outcome = deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True)
+    assert outcome.sent and outcome.step is webhooks.Step.SUCCEEDED
+    assert not deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True).sent
+    assert stored(engine, [did]) == [("succeeded", 1)] and len(handler.hits) == 1
+
+
+def test_the_sweep_hands_on_batches_per_endpoint(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, _ = receiver
+    ids = seed(engine, url, 5)
+    batches: list[list[tuple[int, int]]] = []
+    assert deliveries.sweep(engine, NOW, batches.append, batch_size=2) == 5
+    assert batches == [[(ids[0], 0), (ids[1], 0)], [(ids[2], 0), (ids[3], 0)], [(ids[4], 0)]]
