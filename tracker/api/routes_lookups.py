@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from tracker.api.context import Context, Principal, context, enqueue, principal
 from tracker.api.routes_orders import COMMON, NOT_FOUND
@@ -67,12 +68,13 @@ def _announcements(request: Request, ctx: Context) -> Announcements:
 
 
 def _read(ctx: Context, lookup_id: str, token_id: int) -> access.LookupRow | None:
-    with ctx.engine.connect() as conn:
+    # one SELECT: autocommit spares the BEGIN and the ROLLBACK round trips around it
+    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         return access.get_lookup(conn, lookup_id, token_id=token_id)
 
 
 @router.get("/v1/lookups/{lookup_id}", response_model=LookupOut, responses=NOT_FOUND)
-def get_lookup(
+async def get_lookup(
     request: Request,
     lookup_id: Annotated[str, Path(min_length=1, max_length=64)],
     ctx: Annotated[Context, Depends(context)],
@@ -80,12 +82,15 @@ def get_lookup(
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait")] = 0,
 ) -> LookupOut:
     """The lookup and, once done, its report. Only the token that asked can read it (404 for
-    anyone else, as for an unknown id). With `wait`, answers as soon as it is done."""
-    from tracker.service.lookups import await_answer
+    anyone else, as for an unknown id). With `wait`, answers as soon as it is done.
 
-    read = partial(_read, ctx, lookup_id, who.token_id)
+    Async so that a waiting GET holds no thread of the pool; each database read takes one."""
+    from tracker.service.lookups import await_answer_async
+
+    read = partial(run_in_threadpool, _read, ctx, lookup_id, who.token_id)
     deadline = time.monotonic() + wait
-    row = await_answer(_announcements(request, ctx), lookup_id, read, deadline, POLL_EVERY)
+    watcher = _announcements(request, ctx)
+    row = await await_answer_async(watcher, lookup_id, read, deadline, POLL_EVERY)
     if row is None:
         raise HTTPException(404, f"lookup {lookup_id!r} not found")
     # shallow: asdict would deep-copy the report only for pydantic to copy it again

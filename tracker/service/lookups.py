@@ -12,11 +12,12 @@ re-reading the database on a timer; the timer stays, slower, for an answer nobod
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,25 +159,32 @@ class Announcements:
     def __init__(self, cache: redis.Redis) -> None:
         self._cache = cache
         self._lock = threading.Lock()
-        self._waiting: dict[str, set[threading.Event]] = {}
+        self._waiting: dict[str, set[Callable[[], None]]] = {}
         self._thread: threading.Thread | None = None
 
     @contextmanager
     def watch(self, lookup_id: str) -> Iterator[threading.Event]:
         """An event set when `lookup_id` is announced, for as long as the block runs."""
         event = threading.Event()
+        with self.notify(lookup_id, event.set):
+            yield event
+
+    @contextmanager
+    def notify(self, lookup_id: str, wake: Callable[[], None]) -> Iterator[None]:
+        """Call `wake()` (from the listener's thread) when `lookup_id` is announced, for as
+        long as the block runs; `wake` must be quick and must not raise."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lookups", daemon=True)
                 self._thread.start()
-            self._waiting.setdefault(lookup_id, set()).add(event)
+            self._waiting.setdefault(lookup_id, set()).add(wake)
         try:
-            yield event
+            yield
         finally:
             with self._lock:
-                events = self._waiting.get(lookup_id, set())
-                events.discard(event)
-                if not events:
+                wakers = self._waiting.get(lookup_id, set())
+                wakers.discard(wake)
+                if not wakers:
                     self._waiting.pop(lookup_id, None)
 
     def _run(self) -> None:
@@ -215,8 +223,8 @@ class Announcements:
     def _wake(self, channel: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
         with self._lock:
-            for event in self._waiting.get(name.removeprefix(done_channel("")), ()):
-                event.set()
+            for wake in self._waiting.get(name.removeprefix(done_channel("")), ()):
+                wake()
 
 
 RESUBSCRIBE_AFTER = 1.0
@@ -243,6 +251,36 @@ def await_answer(
             answered.wait(min(every, left))
             answered.clear()
             row = read()
+    return row
+
+
+async def await_answer_async(
+    announcements: Announcements,
+    lookup_id: str,
+    read: Callable[[], Awaitable[access.LookupRow | None]],
+    deadline: float,
+    every: float,
+) -> access.LookupRow | None:
+    """`await_answer` for an event loop: the wait holds no thread (an API thread pool of 40
+    would otherwise be used up by 40 waiting GETs), only each `read()` may take one."""
+    if time.monotonic() >= deadline:
+        return await read()
+    loop = asyncio.get_running_loop()
+    answered = asyncio.Event()
+
+    def wake() -> None:  # from the listener's thread: asyncio.Event is not thread-safe
+        loop.call_soon_threadsafe(answered.set)
+
+    with announcements.notify(lookup_id, wake):
+        row = await read()  # after watching: an answer stored later is announced to us
+        while row is not None and row.status == "queued":
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            with suppress(TimeoutError):
+                await asyncio.wait_for(answered.wait(), min(every, left))
+            answered.clear()
+            row = await read()
     return row
 
 
