@@ -8,7 +8,12 @@ the README's flags) as processes. Then:
   1. empty tasks: N no-op tasks through the same broker and worker (baseline);
   2. cold: WINDOW parcels made due, never polled before (every event is new);
   3. warm: the same WINDOW parcels made due again (the steady state of a running service:
-     most polls bring nothing new).
+     most polls bring nothing new). The simulator's clock does not move during the run, so
+     every source answers with the very bodies already stored: these polls are not parsed
+     (`repoll.repeated`);
+  4. changed: the same again after deleting the window's stored bodies, so every answer is a
+     body not stored yet (as from a source whose answers differ from poll to poll with
+     nothing new in them): parsed, event ids compared, quiet orders only rescheduled.
 Dispatch runs here every 2 s exactly as the beat-driven task does (`polling.dispatch`, 5,000
 parcels a tick, enqueued with send_task). A parcel counts as refreshed once both its sources'
 stored answers are from this phase; the rate is taken between 10% and 90% of the window
@@ -53,6 +58,18 @@ def make_due(engine: sa.Engine, ids: list[int]) -> None:
         conn.execute(
             sa.text(
                 "UPDATE parcels SET next_poll_at = now() - interval '1 second' WHERE id = ANY(:ids)"
+            ),
+            {"ids": ids},
+        )
+
+
+def forget_bodies(engine: sa.Engine, ids: list[int]) -> None:
+    """Delete the stored bodies linked to these parcels (their links go with them)."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "DELETE FROM observations WHERE id IN "
+                "(SELECT observation_id FROM observation_parcels WHERE parcel_id = ANY(:ids))"
             ),
             {"ids": ids},
         )
@@ -167,6 +184,8 @@ def main() -> int:
         if not args.skip_cold:
             results["cold"] = phase("cold", engine, app, client, ids)
         results["warm"] = phase("warm", engine, app, client, ids)
+        forget_bodies(engine, ids)
+        results["changed"] = phase("changed", engine, app, client, ids)
         for name, r in results.items():
             eff = r["steady"] / (empty * r["per_task"])
             verdict = "met" if r["steady"] >= TARGET else "NOT met"

@@ -286,3 +286,41 @@ def test_a_push_is_analysed_at_once_like_a_poll(engine: Engine) -> None:
     assert again == (observation_id, 1)  # a provider's retry changes nothing
     with engine.connect() as conn:
         assert {a.type for a in repo.list_alerts(conn)} == types
+
+
+class _Waiting:
+    """A source guard whose quota is used up: the poll must wait, not fetch."""
+
+    def wait_time(self) -> float:
+        return 5.0
+
+    def call(self, func: Any) -> Any:
+        raise AssertionError("a poll that must wait fetched anyway")
+
+
+def test_a_poll_that_waits_for_its_quota_is_counted(engine: Engine, sim: SimServer) -> None:
+    from tracker import metrics
+
+    settings = settings_for(sim)
+    ids = add_order(engine)
+    waits = metrics.RATE_LIMIT_WAITS.labels(source="cainiao")
+    before = waits._value.get()
+    outcome = polling.poll(
+        engine, client(settings, "cainiao"), _Waiting(), ids, lambda: NOW, settings, print
+    )
+    assert outcome.outcome == "rate_limited"
+    assert waits._value.get() == before + 1
+
+
+def test_new_alerts_are_counted_by_type(engine: Engine, sim: SimServer, guards: Guards) -> None:
+    from tracker import metrics
+
+    def counted(alert_type: str) -> float:
+        return float(metrics.ALERTS.labels(type=alert_type)._value.get())
+
+    before = counted("delivery.confirmed")
+    add_order(engine)
+    run_due(engine, settings_for(sim), guards, NOW)
+    with engine.connect() as conn:
+        raised = [a for a in repo.list_alerts(conn) if a.type == "delivery.confirmed"]
+    assert raised and counted("delivery.confirmed") == before + len(raised)
