@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from tests.api.conftest import ENV_TOKEN, NOW, make_client
+from tracker.api import context
 from tracker.store import access
 from workers.queue import CeleryQueue
 
@@ -29,6 +32,22 @@ def test_no_token_bad_token_and_revoked_token_are_401(api: TestClient, engine: E
         assert response.status_code == 401, headers
         assert response.headers["www-authenticate"] == "Bearer"
         assert "detail" in response.json()
+
+
+def test_a_revoked_token_is_refused_once_its_cached_check_expires(
+    api: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context, "TOKEN_CACHE_SECONDS", 0.3)
+    with engine.begin() as conn:
+        token_id, token = access.create_token(conn, "soon revoked", now=NOW)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/v1/orders", headers=headers).status_code == 200
+    with engine.begin() as conn:
+        access.revoke_token(conn, token_id, now=NOW)
+    assert api.get("/v1/orders", headers=headers).status_code == 200  # remembered, briefly
+    time.sleep(0.35)
+    assert api.get("/v1/orders", headers=headers).status_code == 401
+    assert api.get("/v1/orders", headers=headers).status_code == 401  # refusals not cached
 
 
 def test_tokens_from_the_environment_work(api: TestClient) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_to_bytes
 
 import redis as redis_lib
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -44,6 +45,11 @@ DEFAULT_BODY_LIMIT = 16 * KIB
 # at 50 lookups/s: a new connection costs far more CPU, here and in the server, than a query.
 API_POOL_SIZE = 20
 API_POOL_OVERFLOW = 20
+# No ping before each checkout (a round trip and its CPU, twice per lookup): a connection the
+# server dropped fails its request as a 503 with Retry-After instead, and that failure makes
+# SQLAlchemy discard every pooled connection, so the retry gets fresh ones. Recycling bounds
+# how long an idle connection is trusted.
+API_POOL_RECYCLE = 1800
 _INDEX = re.compile(r"^(?P<name>[^\[]*)\[(?P<index>\d+)\]$")
 
 
@@ -207,7 +213,11 @@ def create_app(
         engine=engine
         if engine is not None
         else make_engine(
-            settings.database_url, pool_size=API_POOL_SIZE, max_overflow=API_POOL_OVERFLOW
+            settings.database_url,
+            pool_size=API_POOL_SIZE,
+            max_overflow=API_POOL_OVERFLOW,
+            pool_pre_ping=False,
+            pool_recycle=API_POOL_RECYCLE,
         ),
         redis=redis
         if redis is not None
@@ -222,6 +232,8 @@ def create_app(
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(redis_lib.RedisError, _unavailable)
+    for lost in (sa.exc.OperationalError, sa.exc.InterfaceError):  # see API_POOL_RECYCLE
+        app.add_exception_handler(lost, _unavailable)
     for router in (
         routes_orders.router,
         routes_lookups.router,

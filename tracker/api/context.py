@@ -6,6 +6,9 @@ Tokens (reliability.md SEC-8): those made by `tracker tokens create` live hashed
 revoked row of their own (by hash), so that their lookups have an owner like any other token's
 while the row can never authenticate by itself once the token leaves the environment.
 
+A token found in the database is remembered for TOKEN_CACHE_SECONDS (per API process, by
+hash), so a request costs no query for it: revoking a token takes effect within that time.
+
 Rate limits (SEC-9) are a moving window per token in Redis (`limits`), shared by every API
 process. Redis or the broker being down is a 503 with Retry-After (CEL-14), never a hang.
 """
@@ -39,6 +42,8 @@ T = TypeVar("T")
 
 DEFAULT_RATE_LIMIT = "20/second"
 RETRY_AFTER_UNAVAILABLE = 5  # seconds a client should wait when Redis or the broker is down
+TOKEN_CACHE_SECONDS = 5.0  # how long a revoked token may still be accepted by one process
+TOKEN_CACHE_SIZE = 10_000  # tokens remembered at most; past that the cache starts over
 
 
 class Unavailable(Exception):
@@ -65,6 +70,8 @@ class Context:
     _limiter: MovingWindowRateLimiter = field(init=False)
     _item: Any = field(init=False)
     _env_ids: dict[str, int] = field(default_factory=dict, init=False)
+    # token hash -> (principal, monotonic expiry); only live tokens, never refusals
+    _known: dict[str, tuple[Principal, float]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         storage = RedisStorage(
@@ -86,9 +93,22 @@ class Context:
         for secret in self.settings.api_tokens:
             if hmac.compare_digest(secret.reveal().encode(), token.encode()):
                 return Principal(self._env_token_id(digest))
+        return self._database_token(digest, token)
+
+    def _database_token(self, digest: str, token: str) -> Principal | None:
+        known = self._known.get(digest)
+        if known is not None and known[1] > time.monotonic():
+            return known[0]
         with self.engine.connect() as conn:
             token_id = access.verify_token(conn, token)
-        return None if token_id is None else Principal(token_id)
+        if token_id is None:
+            self._known.pop(digest, None)
+            return None
+        if len(self._known) >= TOKEN_CACHE_SIZE:
+            self._known.clear()  # a crude bound: only a flood of distinct tokens gets here
+        found = Principal(token_id)
+        self._known[digest] = (found, time.monotonic() + TOKEN_CACHE_SECONDS)
+        return found
 
     def _env_token_id(self, digest: str) -> int:
         if digest not in self._env_ids:
@@ -149,7 +169,8 @@ def enqueue(call: Callable[[], T]) -> T:
         raise Unavailable(service) from exc
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
+    # async: a plain function dependency would cost a trip through the thread pool
     ctx: Context = request.app.state.ctx
     return ctx
 
@@ -164,7 +185,7 @@ def principal(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Principal:
     """The caller, authenticated and inside its rate limit (401 / 429 otherwise)."""
-    ctx = context(request)
+    ctx: Context = request.app.state.ctx
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
     found = ctx.authenticate(credentials.credentials)

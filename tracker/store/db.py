@@ -60,7 +60,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)  # a checkout tests its connection first
+    return sa.create_engine(parsed, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
