@@ -5,7 +5,7 @@ one fetch for 100 concurrent lookups of one number.
 One run: a throwaway PostgreSQL database, a private `redis-server` on a free port (nobody
 else's keys are touched), the simulator in its own process (`synthetic:N:SEED`), the two
 workers exactly as `tracker serve` starts them ("worker": every queue, -c 2; "worker-fast":
-lookups and webhooks, -c 1) and `tracker api` with an environment token.
+lookups and webhooks, -c 2) and `tracker api` with an environment token.
 
 Load is open-loop: a scheduler thread hands each request to a thread pool at its due time
 (rate per second), whatever earlier ones are doing. Every due tick sends one lookup
@@ -62,6 +62,7 @@ class Samples:
     latency: list[float] = field(default_factory=list)  # seconds
     lag: list[float] = field(default_factory=list)  # sent - due: did the open loop hold?
     parts: list[tuple[float, float, float]] = field(default_factory=list)
+    dues: list[float] = field(default_factory=list)  # perf_counter when each was due
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -69,6 +70,7 @@ class Samples:
         with self.lock:
             self.latency.append(done - sent)
             self.lag.append(sent - due)
+            self.dues.append(due)
             if parts is not None:
                 self.parts.append(parts)
 
@@ -228,7 +230,7 @@ def start_service(procs: svc.Procs, engine: Any, logs: Path) -> tuple[str, str, 
         TRACKER_API_PORT=str(api_port),
         TRACKER_API_TOKENS=TOKEN,
         TRACKER_API_RATE_LIMIT="100000/second",  # the quota is not what is measured
-        TRACKER_LOG_LEVEL="WARNING",
+        TRACKER_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
     for child in commands(Settings.from_env(env)):
         if child.name in ("api", "worker", "worker-fast"):
@@ -295,6 +297,13 @@ def describe_parts(s: Samples) -> None:
     for i, name in enumerate(names):
         values = [p[i] for p in s.parts]
         print(f"    {name:30}: p50 {ms(statistics.median(values))}, p99 {ms(pct(values, 0.99))}")
+    if not s.dues:
+        return
+    start = min(s.dues)
+    slowest = sorted(range(len(s.latency)), key=s.latency.__getitem__)[-5:]
+    for i in reversed(slowest):
+        split = " / ".join(ms(v) for v in s.parts[i])
+        print(f"    slow: at {s.dues[i] - start:6.2f} s, {ms(s.latency[i])} ({split})")
 
 
 def phase(clients: Clients, rate: float, numbers: list[str], direct: bool) -> tuple[Samples, ...]:

@@ -170,11 +170,21 @@ def test_supervised_children_stop_cleanly_on_sigint(env: dict[str, str], tmp_pat
 
 
 def test_a_child_dying_stops_the_others_and_names_it(env: dict[str, str], tmp_path: Path) -> None:
-    dies = [sys.executable, "-c", "import time; time.sleep(4); raise SystemExit(5)"]
+    # the stand-in api dies when told to (a file appears), once the workers are up: a fixed
+    # sleep raced the workers' start-up on a loaded machine
+    go = tmp_path / "die-now"
+    wait_then_die = (
+        "import pathlib, sys, time\n"
+        "go = pathlib.Path(sys.argv[1])\n"
+        "while not go.exists(): time.sleep(0.05)\n"
+        "raise SystemExit(5)\n"
+    )
+    dies = [sys.executable, "-c", wait_then_die, str(go)]
     run = start([sys.executable, "-c", DRIVER, *dies], env, tmp_path)
     try:
         run.wait_for(lambda: run.saw(r"ready\."), "the worker's ready line")
         pids = run.pids()
+        go.touch()
         code, err = run.finish()
     finally:
         run.close()

@@ -45,6 +45,7 @@ EXIT_UNAVAILABLE: Final = 3
 GRACE_SECONDS: Final = 30.0  # Celery's warm shutdown waits for running tasks (limit 120 s)
 POLL_SECONDS: Final = 0.2
 WORKER_CONCURRENCY: Final = 2
+FAST_CONCURRENCY: Final = 2  # one child recycling (CEL-9) leaves the other answering
 ALL_QUEUES: Final = "lookups,polls,webhooks,celery"
 FAST_QUEUES: Final = "lookups,webhooks"
 REDIS_TIMEOUT: Final = 3.0
@@ -71,7 +72,7 @@ def commands(settings: Settings) -> list[Child]:
     return [
         Child("api", [python, "-m", "tracker.cli", "api"]),
         Child("worker", _worker(celery, level, ALL_QUEUES, WORKER_CONCURRENCY, "serve")),
-        Child("worker-fast", _worker(celery, level, FAST_QUEUES, 1, "serve-fast")),
+        Child("worker-fast", _worker(celery, level, FAST_QUEUES, FAST_CONCURRENCY, "serve-fast")),
         Child("beat", [*celery, "beat", "--loglevel", level]),
     ]
 
