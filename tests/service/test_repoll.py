@@ -140,20 +140,29 @@ def test_a_repeated_body_is_not_parsed_but_restamped(
     assert observed and not observed & first_seen  # re-stamped with the new fetch times
 
 
-def test_a_known_body_newly_covering_a_parcel_is_parsed_and_linked(
+def test_a_known_body_not_recorded_on_the_parcel_is_parsed_linked_and_remembered(
     engine: Engine, sim: SimServer, guards: Guards
 ) -> None:
+    """As after migration 0002 (parcels polled before it have no `bodies`), or a stored body
+    newly covering a parcel: parsed once, linked, then recognised."""
     settings = settings_for(sim)
     (pid,) = add_order(engine)
     run_due(engine, settings, guards, NOW)
     with engine.begin() as conn:
         links = count_links(conn, pid)
+        remembered = repo.get_parcel(conn, pid).bodies  # type: ignore[union-attr]
         conn.execute(sa.text("DELETE FROM observation_parcels WHERE parcel_id = :p"), {"p": pid})
+        conn.execute(sa.text("UPDATE parcels SET bodies = NULL WHERE id = :p"), {"p": pid})
+    assert remembered and sorted(remembered) == ["17track", "cainiao"]
     make_due(engine)
     outcomes = run_due(engine, settings, guards, NOW + timedelta(hours=2))
     assert outcomes and not any(o.repeated for o in outcomes)
     with engine.connect() as conn:
         assert count_links(conn, pid) == links  # the stored bodies are linked again
+        assert repo.get_parcel(conn, pid).bodies == remembered  # type: ignore[union-attr]
+    make_due(engine)
+    again = run_due(engine, settings, guards, NOW + timedelta(hours=3))
+    assert again and all(o.repeated for o in again)
 
 
 def test_an_older_body_coming_back_is_parsed(
@@ -175,3 +184,34 @@ def test_an_older_body_coming_back_is_parsed(
 def count_links(conn: sa.Connection, parcel_id: int) -> int:
     query = sa.text("SELECT count(*) FROM observation_parcels WHERE parcel_id = :p")
     return int(conn.execute(query, {"p": parcel_id}).scalar_one())
+
+
+def test_a_push_between_two_identical_polls_makes_the_second_one_parsed(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    """The stored answers of 17TRACK come from the push after it: the polled body, unchanged,
+    is no longer the one they were read from, so it is parsed again (not restamped)."""
+    import json
+
+    from tracker.service import polling
+    from tracker.settings import Settings
+    from tracker.sources.push import push_observation
+
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    run_due(engine, settings, guards, NOW)
+    with engine.connect() as conn:
+        polled = conn.execute(
+            sa.text("SELECT body FROM observations WHERE source = '17track'")
+        ).scalar_one()
+    accepted = json.loads(polled)["data"]["accepted"][0]
+    push = {"event": "TRACKING_UPDATED", "data": {**accepted, "tag": None}}
+    observation = push_observation("17track", json.dumps(push).encode(), NOW)
+    polling.ingest(engine, observation, NOW, Settings.from_env({}), lambda d, a: None)
+    with engine.connect() as conn:
+        bodies = repo.get_parcel(conn, pid).bodies  # type: ignore[union-attr]
+    assert bodies is not None and bodies["17track"] == observation.sha256
+    make_due(engine)
+    outcomes = {o.source: o for o in run_due(engine, settings, guards, NOW + timedelta(hours=2))}
+    assert outcomes["cainiao"].repeated
+    assert not outcomes["17track"].repeated and outcomes["17track"].outcome == "ok"

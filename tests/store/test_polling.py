@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from tests.store._helpers import NOW, add_order, minutes
 from tracker.model import NumberResult, Outcome, Status, TrackingState
-from tracker.store import polling, repo
+from tracker.store import orders, polling, repo
+from tracker.store.orders import ParcelRow
 
 
 def test_batches_of_parcels_and_orders_load_in_one_go(conn: Connection) -> None:
     a1, a2 = add_order(conn, "A-1", "LP1", "LP2")
     (b1,) = add_order(conn, "B-1", "LP3")
-    rows = polling.parcels_by_id(conn, [b1, a1])
-    assert [r.tracking_number for r in rows] == ["LP1", "LP3"]
+    targets = polling.poll_targets(conn, [b1, a1, a1], "cainiao")
+    assert [t.parcel.tracking_number for t in targets] == ["LP1", "LP3"]
+    assert [(t.order.id, t.order_parcels, t.latest_body) for t in targets] == [
+        ("A-1", 2, None),
+        ("B-1", 1, None),
+    ]
     assert [r.id for r in polling.parcels_of_orders(conn, ["A-1"])] == [a1, a2]
     found = polling.orders_by_id(conn, ["A-1", "B-1", "nope"])
     assert sorted(found) == ["A-1", "B-1"]
@@ -27,9 +32,16 @@ def test_batches_of_parcels_and_orders_load_in_one_go(conn: Connection) -> None:
 def test_number_results_round_trip_per_source(conn: Connection) -> None:
     (pid,) = add_order(conn, "A-1", "LP1")
     seen = datetime(2026, 11, 12, 9, 30, tzinfo=UTC)
-    cainiao = NumberResult("cainiao", "LP1", Outcome.OTHER_NUMBER, answered="LP9",
-                           tracking_state=TrackingState.ACTIVE, shipments=2,
-                           status=Status.DELIVERED, observed_at=seen)
+    cainiao = NumberResult(
+        "cainiao",
+        "LP1",
+        Outcome.OTHER_NUMBER,
+        answered="LP9",
+        tracking_state=TrackingState.ACTIVE,
+        shipments=2,
+        status=Status.DELIVERED,
+        observed_at=seen,
+    )
     usps = NumberResult("usps", "LP1", Outcome.NOT_FOUND, tracking_state=TrackingState.PENDING)
     polling.set_results(conn, repo.get_parcel(conn, pid), "cainiao", [cainiao])  # type: ignore[arg-type]
     polling.set_results(conn, repo.get_parcel(conn, pid), "usps", [usps])  # type: ignore[arg-type]
@@ -41,6 +53,58 @@ def test_number_results_round_trip_per_source(conn: Connection) -> None:
     row = repo.get_parcel(conn, pid)
     assert row is not None
     assert sorted(polling.stored_results(row), key=lambda r: r.source) == [newer, usps]
+
+
+def test_a_poll_target_knows_the_body_its_source_last_answered_with(conn: Connection) -> None:
+    (p1,) = add_order(conn, "A-1", "LP1")
+    (p2,) = add_order(conn, "B-1", "LP2")
+
+    def answered(source: str, digest: str, *pids: int) -> None:
+        orders.update_parcels(conn, [polling.bodies_values(p, source, digest) for p in pids])
+
+    answered("cainiao", "a" * 64, p1, p2)
+    answered("cainiao", "b" * 64, p1)
+    answered("17track", "c" * 64, p1, p2)
+    answered("cainiao", "a" * 64, p1)  # the first body back again: it is the last one now
+    assert [t.latest_body for t in polling.poll_targets(conn, [p1, p2], "cainiao")] == [
+        "a" * 64,
+        "a" * 64,
+    ]
+    assert [t.latest_body for t in polling.poll_targets(conn, [p2, p1], "17track")] == [
+        "c" * 64
+    ] * 2
+    assert [t.latest_body for t in polling.poll_targets(conn, [p1], "usps")] == [None]
+
+
+def test_two_sources_answering_at_once_both_keep_their_answers(engine: Engine) -> None:
+    """A Cainiao poll and a 17TRACK poll of one parcel read it before either writes: each
+    replaces only its own source's answers, so the second write does not drop the first's."""
+    with engine.begin() as conn:
+        (pid,) = add_order(conn, "A-1", "LP1")
+        usps = NumberResult("usps", "LP1", Outcome.NOT_FOUND)
+        polling.set_results(conn, _parcel(conn, pid), "usps", [usps])
+    with engine.connect() as conn:
+        stale_a, stale_b = _parcel(conn, pid), _parcel(conn, pid)
+    cainiao = NumberResult("cainiao", "LP1", Outcome.FOUND, status=Status.IN_TRANSIT)
+    track = NumberResult("17track", "LP1", Outcome.FOUND, status=Status.DELIVERED)
+    with engine.begin() as conn:
+        orders.update_parcels(conn, [polling.results_values(stale_a, "cainiao", [cainiao])])
+    with engine.begin() as conn:
+        orders.update_parcels(conn, [polling.results_values(stale_b, "17track", [track])])
+    with engine.connect() as conn:
+        row = _parcel(conn, pid)
+    assert sorted(row.results or {}) == ["17track", "cainiao", "usps"]
+    assert sorted(polling.stored_results(row), key=lambda r: r.source) == [
+        track,
+        cainiao,
+        usps,
+    ]
+
+
+def _parcel(conn: Connection, pid: int) -> ParcelRow:
+    row = repo.get_parcel(conn, pid)
+    assert row is not None
+    return row  # type: ignore[return-value]
 
 
 def test_new_orders_are_due_for_a_check_and_claims_lease_them(conn: Connection) -> None:

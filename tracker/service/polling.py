@@ -133,9 +133,11 @@ def poll(
     enqueue: Enqueue,
 ) -> PollOutcome:
     source = client.source
-    with engine.connect() as conn:
-        rows = [r for r in polling.parcels_by_id(conn, parcel_ids) if source in r.sources]
-        latest = evidence.latest_observations(conn, [r.id for r in rows], source)
+    # one SELECT: autocommit spares the BEGIN and the ROLLBACK round trips around it
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        targets = polling.poll_targets(conn, parcel_ids, source)
+    targets = [t for t in targets if source in t.parcel.sources]
+    rows = [t.parcel for t in targets]
     outcome = PollOutcome(source, len(rows), "ok")
     if not rows:
         return outcome
@@ -151,7 +153,7 @@ def poll(
     except SourceError as exc:
         return _failed(engine, rows, clock(), exc, outcome)
     outcome.observations = len(observations)
-    written = _store(engine, rows, latest, observations, clock, settings, outcome)
+    written = _store(engine, targets, observations, clock, settings, outcome)
     written.count_alerts()
     outcome.took(written)
     for delivery_id, attempts in outcome.deliveries:
@@ -161,26 +163,24 @@ def poll(
 
 def _store(
     engine: Engine,
-    rows: Sequence[ParcelRow],
-    latest: dict[int, tuple[int, str]],
+    targets: Sequence[polling.PollTarget],
     observations: Sequence[Observation],
     clock: Callable[[], datetime],
     settings: Settings,
     outcome: PollOutcome,
 ) -> Written:
     """Store the answers and what they mean, in one transaction. Repeated bodies (each already
-    stored and the newest one linked to every parcel it covers) skip parsing: their links
-    exist, and their events and answers are already stored."""
+    stored and the newest one linked to every parcel it covers, of quiet single-parcel
+    orders) skip parsing: their links exist, and their events and answers are stored."""
     source = outcome.source
-    fetched = repoll.repeated(rows, observations, latest, source)
+    rows = [t.parcel for t in targets]
+    fetched = repoll.repeated(targets, observations, source)
     with engine.begin() as conn:
         if fetched is not None:
-            written = reanalysis.repeat(conn, rows, fetched, source, clock())
-            if written is not None:
-                outcome.repeated = True
-                return written
+            outcome.repeated = True
+            return reanalysis.repeat(conn, targets, fetched, source, clock())
         parsed = _parse(observations)
-        _store_observations(conn, rows, observations)
+        bodies = _store_observations(conn, rows, observations)
         return reanalyse_orders(
             conn,
             {r.order_id for r in rows},
@@ -189,6 +189,7 @@ def _store(
             parsed=parsed,
             polled={r.id for r in rows},
             source=source,
+            bodies=bodies,
         )
 
 
@@ -205,9 +206,15 @@ def _parse(observations: Sequence[Observation]) -> list[tuple[Observation, Parse
 
 def _store_observations(
     conn: Connection, rows: Sequence[ParcelRow], observations: Sequence[Observation]
-) -> None:
+) -> dict[int, str]:
+    """Store each answer linked to the parcels it covers; returns each parcel's last body."""
+    bodies: dict[int, str] = {}
     for observation in observations:
-        evidence.store_observation(conn, repoll.covered(rows, observation), observation)
+        digest = observation.sha256
+        covered = repoll.covered(rows, observation)
+        evidence.store_observation(conn, covered, observation, sha256=digest)
+        bodies.update(dict.fromkeys(covered, digest))
+    return bodies
 
 
 def _failed(
@@ -260,7 +267,9 @@ def ingest(
     written = Written()
     with engine.begin() as conn:
         rows = polling.parcels_with_numbers(conn, observation.numbers)
-        observation_id = evidence.store_observation(conn, [r.id for r in rows], observation)
+        digest = observation.sha256
+        ids = [r.id for r in rows]
+        observation_id = evidence.store_observation(conn, ids, observation, sha256=digest)
         if rows:
             written = reanalyse_orders(
                 conn,
@@ -269,6 +278,7 @@ def ingest(
                 settings,
                 parsed=parsed,
                 source=observation.source,
+                bodies=dict.fromkeys(ids, digest),
             )
     written.count_alerts()
     for delivery_id, attempts in written.deliveries:

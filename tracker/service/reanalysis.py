@@ -26,31 +26,25 @@ from tracker.service.poll_writes import PollWrites, Written
 from tracker.settings import Settings
 from tracker.store import evidence, polling
 from tracker.store.orders import OrderRow, ParcelRow
+from tracker.store.polling import PollTarget
 
 
 def repeat(
     conn: Connection,
-    rows: Sequence[ParcelRow],
+    targets: Sequence[PollTarget],
     fetched: Mapping[int, datetime],
     source: str,
     now: datetime,
-) -> Written | None:
+) -> Written:
     """A poll whose every answer repeats the body the parcels were last answered with
-    (`repoll.repeated`): re-stamp and reschedule each parcel from stored state, unparsed.
-    None (nothing written) if an order is not quiet-eligible and needs the full path."""
-    order_ids = {r.order_id for r in rows}
-    orders = polling.orders_by_id(conn, order_ids)
-    sizes = polling.parcel_counts(conn, order_ids)
+    (`repoll.repeated` said so): re-stamp and reschedule each parcel from stored state,
+    unparsed, without reading anything more."""
     writes = PollWrites()
-    for row in rows:
-        order_row = orders.get(row.order_id)
-        if order_row is None or sizes.get(row.order_id) != 1:
-            return None
-        if not repoll.quiet(order_row, [row], 0, False):
-            return None
+    for target in targets:
+        row = target.parcel
         writes.parcel(repoll.restamped(row, source, fetched[row.id]))
-        stored = repoll.schedule_stored(order_row, row, now, scheduling.confirmed(row, now))
-        writes.parcel(stored)
+        confirmed = scheduling.confirmed(row, now)
+        writes.parcel(repoll.schedule_stored(target.order, row, now, confirmed))
     return writes.flush(conn, now)
 
 
@@ -63,7 +57,9 @@ def reanalyse_orders(
     parsed: Sequence[tuple[Observation, ParseResult]] = (),
     polled: set[int] | None = None,
     source: str | None = None,
+    bodies: Mapping[int, str] | None = None,
 ) -> Written:
+    """`bodies`: the sha256 of the body `source` just answered each parcel with."""
     orders = polling.orders_by_id(conn, order_ids)
     parcel_rows = polling.parcels_of_orders(conn, order_ids)
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
@@ -87,6 +83,9 @@ def reanalyse_orders(
             rows, order_row = by_order[order_id], orders[order_id]
             analysis = _analyse(order_row, rows, models, stored, fresh, source, now, settings)
             _plan_analysis(writes, order_row, rows, analysis, now, polled or set())
+    if source is not None:
+        for parcel_id, digest in (bodies or {}).items():
+            writes.parcel(polling.bodies_values(parcel_id, source, digest))
     return writes.flush(conn, now)
 
 

@@ -25,7 +25,8 @@ from typing import Any
 from tracker import cadence, deadlines
 from tracker.model import NumberResult, Observation, Status, Verdict
 from tracker.store import polling
-from tracker.store.orders import OrderRow, ParcelRow, next_poll_values
+from tracker.store.orders import OrderRow, ParcelRow, SetKey, next_poll_values
+from tracker.store.polling import PollTarget
 
 _VOLATILE = "observed_at"  # when the answer was fetched: changes on every poll
 
@@ -82,33 +83,36 @@ def covered(rows: Sequence[ParcelRow], observation: Observation) -> list[int]:
 
 
 def repeated(
-    rows: Sequence[ParcelRow],
-    observations: Sequence[Observation],
-    latest: Mapping[int, tuple[int, str]],
-    source: str,
+    targets: Sequence[PollTarget], observations: Sequence[Observation], source: str
 ) -> dict[int, datetime] | None:
-    """When every answer is the body each parcel it covers was last answered with (`latest`:
-    `evidence.latest_observations`), each parcel's new fetch time; else None (parse)."""
+    """When every answer is the body each parcel it covers was last answered with (the
+    targets' `latest_body`), and each parcel is the quiet single parcel of an analysed order,
+    each parcel's new fetch time; else None (parse). The order rows are those read before
+    the fetch: an order changed meanwhile by the API is re-analysed by that change."""
+    rows = [t.parcel for t in targets]
+    latest = {t.parcel.id: t.latest_body for t in targets}
     fetched: dict[int, datetime] = {}
     for observation in observations:
+        digest = observation.sha256  # hashes the whole body: once per answer
         for parcel_id in covered(rows, observation):
-            stored = latest.get(parcel_id)
-            if stored is None or stored[1] != observation.sha256:
+            if latest.get(parcel_id) != digest:
                 return None
             fetched[parcel_id] = max(
                 observation.fetched_at, fetched.get(parcel_id, observation.fetched_at)
             )
     if not observations or len(fetched) != len(rows):
         return None  # a parcel no answer covers: let the full path decide
-    if any(source not in (r.results or {}) for r in rows):
-        return None
+    for target in targets:
+        if source not in (target.parcel.results or {}) or target.order_parcels != 1:
+            return None
+        if not quiet(target.order, [target.parcel], 0, False):
+            return None
     return fetched
 
 
 def restamped(row: ParcelRow, source: str, fetched_at: datetime) -> dict[str, Any]:
     """The parcel's stored answers of `source` as fetched again at `fetched_at` (an
-    `orders.update_parcels` row)."""
-    merged = dict(row.results or {})
+    `orders.update_parcels` row; the other sources' answers are left as they are)."""
     when = fetched_at.isoformat()
-    merged[source] = [{**r, _VOLATILE: when} for r in merged.get(source, [])]
-    return {"id": row.id, "results": merged}
+    stored = (row.results or {}).get(source, [])
+    return {"id": row.id, "results": SetKey(source, [{**r, _VOLATILE: when} for r in stored])}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
@@ -17,6 +18,11 @@ DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claimed row stays invisible to other claimers if its worker never reports."""
 
 _INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer (the engine's, and `SetKey`'s): orjson, as json.dumps would."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def upsert_insert(conn: Connection, table: sa.Table) -> Any:
@@ -71,20 +77,63 @@ def claim_due(
     return sorted(conn.execute(stmt), key=lambda row: row.id)  # RETURNING has no order
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetKey:
+    """An UPDATE value for a JSON object column: replace one key, keep the others, in SQL.
+
+    Two transactions setting different keys of one row (a Cainiao poll and a 17TRACK poll of
+    the same parcel, at once) then both land: the database merges each into the row as it is
+    when the UPDATE runs, where writing a dict merged in Python would drop the other's key."""
+
+    key: str
+    value: Any  # any JSON value
+
+
+def _set_key(dialect: str, column: sa.Column[Any], key: Any, value: Any) -> Any:
+    """`column` with `key` set to the JSON text `value` (both bind parameters)."""
+    if dialect == "postgresql":
+        obj = sa.func.coalesce(sa.cast(column, postgresql.JSONB), sa.text("'{}'::jsonb"))
+        merged = obj.op("||")(sa.func.jsonb_build_object(key, sa.cast(value, postgresql.JSONB)))
+        return sa.cast(merged, sa.JSON)
+    path = sa.literal_column("'$.\"'") + key + sa.literal_column("'\"'")
+    return sa.func.json_set(sa.func.coalesce(column, "{}"), path, sa.func.json(value))
+
+
 def update_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE many rows by `id` in one executemany per distinct set of columns (psycopg sends
-    them pipelined: one round trip, not one per row). Each dict has `id` and the new values."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    them pipelined: one round trip, not one per row). Each dict has `id` and the new values;
+    a `SetKey` value replaces one key of a JSON column and keeps the rest."""
+    groups: dict[tuple[tuple[str, bool], ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
-    for columns, group in groups.items():
+        shape = tuple(sorted((k, isinstance(v, SetKey)) for k, v in row.items() if k != "id"))
+        groups.setdefault(shape, []).append(row)
+    dialect = conn.dialect.name
+    for shape, group in groups.items():
         # bind names must not be column names: SQLAlchemy reserves those for SET values
+        values: dict[str, Any] = {}
+        for c, keyed in shape:
+            if keyed:
+                key = sa.bindparam(f"k_{c}", type_=sa.Text)
+                text = sa.bindparam(f"v_{c}", type_=sa.Text)  # the new value as JSON text
+                values[c] = _set_key(dialect, table.c[c], key, text)
+            else:
+                values[c] = sa.bindparam(f"b_{c}", type_=table.c[c].type)
         stmt = (
             sa.update(table)
             .where(table.c.id == sa.bindparam("b_id", type_=table.c.id.type))
-            .values({c: sa.bindparam(f"b_{c}", type_=table.c[c].type) for c in columns})
+            .values(values)
         )
-        conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in group])
+        conn.execute(stmt, [_binds(row) for row in group])
+
+
+def _binds(row: dict[str, Any]) -> dict[str, Any]:
+    binds: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, SetKey):
+            binds[f"k_{k}"], binds[f"v_{k}"] = v.key, json_dumps(v.value)
+        else:
+            binds[f"b_{k}"] = v
+    return binds
 
 
 def relax_commit(conn: Connection) -> None:

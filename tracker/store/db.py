@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError
 
 from tracker.errors import ConfigurationError
+from tracker.store._sql import json_dumps
 
 SETTING = "TRACKER_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 5000  # a writer waits this long for another process's write lock
@@ -46,15 +47,11 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()  # as json.dumps does
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = parse_url(url)
     # JSON columns (events' data, per-source results) are written and read on every poll:
     # orjson does both several times faster than the stdlib, with the same JSON values.
-    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_serializer", json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False}, **kwargs)

@@ -40,13 +40,16 @@ class EventRow:
     created_at: datetime
 
 
-def store_observation(conn: Connection, parcel_ids: Iterable[int], obs: Observation) -> int:
+def store_observation(
+    conn: Connection, parcel_ids: Iterable[int], obs: Observation, *, sha256: str | None = None
+) -> int:
     """Keep `obs` as received, once per distinct body, linked to every parcel it covers.
 
     Storing the same body again (a re-poll that changed nothing) returns the first row's id and
     only adds links that are new. A push not yet tied to a parcel passes no parcel ids.
+    `sha256` is `obs.sha256` when the caller has it already (it hashes the whole body).
     """
-    digest = obs.sha256
+    digest = sha256 or obs.sha256
     stmt = (
         upsert_insert(conn, observations)
         .values(
@@ -256,25 +259,3 @@ def record_verdicts(
 def verdict_history(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     query = sa.select(verdicts).where(verdicts.c.order_id == order_id).order_by(verdicts.c.id)
     return [dict(row._mapping) for row in conn.execute(query)]
-
-
-def latest_observations(
-    conn: Connection, parcel_ids: Iterable[int], source: str
-) -> dict[int, tuple[int, str]]:
-    """Per parcel, the id and sha256 of the newest body of `source` linked to it (ids grow
-    with every new body), for parcels that have one: what its stored answers were read from."""
-    ids = sorted(set(parcel_ids))
-    if not ids:
-        return {}
-    links = observation_parcels.c
-    newest = (
-        sa.select(links.parcel_id, sa.func.max(links.observation_id).label("observation_id"))
-        .join(observations, observations.c.id == links.observation_id)
-        .where(links.parcel_id.in_(ids), observations.c.source == source)
-        .group_by(links.parcel_id)
-        .subquery()
-    )
-    query = sa.select(newest.c.parcel_id, observations.c.id, observations.c.sha256).join(
-        observations, observations.c.id == newest.c.observation_id
-    )
-    return {int(pid): (int(oid), str(digest)) for pid, oid, digest in conn.execute(query)}

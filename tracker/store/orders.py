@@ -12,7 +12,14 @@ from sqlalchemy.engine import Connection
 
 from tracker.errors import NotFoundError
 from tracker.model import Destination, Order, Parcel, TrackingState
-from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, update_many, upsert_insert
+from tracker.store._sql import (
+    DEFAULT_LEASE,
+    claim_due,
+    from_row,
+    update_many,
+    upsert_insert,
+)
+from tracker.store._sql import SetKey as SetKey  # `update_parcels` takes it for `results`
 from tracker.store.tables import orders, parcels
 
 
@@ -53,6 +60,7 @@ class ParcelRow:
     status: str | None
     delivered_at: datetime | None
     results: dict[str, list[dict[str, Any]]] | None
+    bodies: dict[str, str] | None = None  # {source: sha256 of the body last answered with}
 
 
 def promised_to_text(value: date | datetime) -> str:

@@ -3,7 +3,9 @@ per-source number results, and the time-driven check schedule of orders."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,14 +13,59 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tracker.model import Destination, NumberResult, Order, Outcome, Parcel, Status, TrackingState
-from tracker.store._sql import DEFAULT_LEASE, claim_due, from_row, update_many
+from tracker.store._sql import DEFAULT_LEASE, SetKey, claim_due, from_row, update_many
 from tracker.store.orders import OrderRow, ParcelRow, promised_from_text
 from tracker.store.tables import orders, parcels
 
 
-def parcels_by_id(conn: Connection, ids: Iterable[int]) -> list[ParcelRow]:
-    query = sa.select(parcels).where(parcels.c.id.in_(sorted(set(ids)))).order_by(parcels.c.id)
-    return [from_row(ParcelRow, row) for row in conn.execute(query)]
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    """A parcel about to be polled from one source, with what a repeated answer needs."""
+
+    parcel: ParcelRow
+    order: OrderRow
+    order_parcels: int  # how many parcels the order has
+    source: str
+
+    @property
+    def latest_body(self) -> str | None:
+        """The sha256 of the body `source` last answered the parcel with (None: not known)."""
+        return (self.parcel.bodies or {}).get(self.source)
+
+
+_ORDER_LABELS = {f.name: f"o__{f.name}" for f in dataclasses.fields(OrderRow)}
+
+
+def poll_targets(conn: Connection, ids: Iterable[int], source: str) -> list[PollTarget]:
+    """The parcels of `ids` (by id), each with its order and its order's parcel count, in
+    one statement (a poll reads this before its fetch; a repeated answer needs no more)."""
+    siblings = parcels.alias("siblings")
+    count = (
+        sa.select(sa.func.count())
+        .where(siblings.c.order_id == parcels.c.order_id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            parcels,
+            *(orders.c[name].label(label) for name, label in _ORDER_LABELS.items()),
+            count.label("order_parcels"),
+        )
+        .join(orders, orders.c.id == parcels.c.order_id)
+        .where(parcels.c.id.in_(sorted(set(ids))))
+        .order_by(parcels.c.id)
+    )
+    targets = []
+    for row in conn.execute(query):
+        mapping = row._mapping
+        order = OrderRow(**{name: mapping[label] for name, label in _ORDER_LABELS.items()})
+        targets.append(PollTarget(from_row(ParcelRow, row), order, int(row.order_parcels), source))
+    return targets
+
+
+def bodies_values(parcel_id: int, source: str, sha256: str) -> dict[str, Any]:
+    """An `orders.update_parcels` row: `source` last answered the parcel with this body."""
+    return {"id": parcel_id, "bodies": SetKey(source, sha256)}
 
 
 def parcels_of_orders(conn: Connection, order_ids: Iterable[str]) -> list[ParcelRow]:
@@ -96,16 +143,13 @@ def set_results(
     conn: Connection, row: ParcelRow, source: str, results: Sequence[NumberResult]
 ) -> None:
     """Replace one source's latest answers for a parcel (the other sources' stay)."""
-    merged = dict(row.results or {})
-    merged[source] = [result_to_data(r) for r in results]
-    conn.execute(sa.update(parcels).where(parcels.c.id == row.id).values(results=merged))
+    update_many(conn, parcels, [results_values(row, source, results)])
 
 
 def results_values(row: ParcelRow, source: str, results: Sequence[NumberResult]) -> dict[str, Any]:
-    """`set_results` as a row for `orders.update_parcels`."""
-    merged = dict(row.results or {})
-    merged[source] = [result_to_data(r) for r in results]
-    return {"id": row.id, "results": merged}
+    """`set_results` as a row for `orders.update_parcels`: only `source`'s key is replaced, in
+    SQL, so a concurrent poll of another source of the parcel keeps its answers."""
+    return {"id": row.id, "results": SetKey(source, [result_to_data(r) for r in results])}
 
 
 # ----------------------------------------------------------------------------- deadline checks
@@ -136,13 +180,3 @@ def parcels_with_numbers(conn: Connection, numbers: Iterable[str]) -> list[Parce
         return []
     query = sa.select(parcels).where(parcels.c.tracking_number.in_(wanted)).order_by(parcels.c.id)
     return [from_row(ParcelRow, row) for row in conn.execute(query)]
-
-
-def parcel_counts(conn: Connection, order_ids: Iterable[str]) -> dict[str, int]:
-    """How many parcels each order has (without reading them)."""
-    query = (
-        sa.select(parcels.c.order_id, sa.func.count())
-        .where(parcels.c.order_id.in_(sorted(set(order_ids))))
-        .group_by(parcels.c.order_id)
-    )
-    return {str(order_id): int(count) for order_id, count in conn.execute(query)}

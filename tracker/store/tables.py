@@ -120,6 +120,9 @@ parcels = sa.Table(
     # The latest per-number answers of each source ({source: [result, ...]}): the judge needs
     # them (another number answered, several shipments, a source's own summary status).
     sa.Column("results", sa.JSON),
+    # The sha256 of the body each source last answered with ({source: sha256}): an answer
+    # that is the same body again needs no parsing (tracker.service.repoll).
+    sa.Column("bodies", sa.JSON),
     sa.UniqueConstraint("order_id", "tracking_number"),
 )
 
