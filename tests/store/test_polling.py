@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection, Engine
 
-from tests.store._helpers import NOW, add_order, minutes
+from tests.store._helpers import NOW, add_order, make_order, minutes
 from tracker.model import NumberResult, Outcome, Status, TrackingState
 from tracker.store import orders, polling, repo
 from tracker.store.orders import ParcelRow
@@ -116,3 +117,14 @@ def test_new_orders_are_due_for_a_check_and_claims_lease_them(conn: Connection) 
     polling.set_next_check(conn, "B-1", None)
     assert polling.claim_due_checks(conn, NOW + minutes(29), 10) == []
     assert polling.claim_due_checks(conn, NOW + minutes(30), 10) == ["A-1"]
+
+
+def test_an_updated_order_is_due_for_a_check_at_once(conn: Connection) -> None:
+    """A receipt confirmation (or any change) must be re-judged now, not at the next check."""
+    add_order(conn, "A-1", "LP1")
+    assert polling.claim_due_checks(conn, NOW, 10) == ["A-1"]
+    polling.set_next_check(conn, "A-1", NOW + minutes(600))
+    assert polling.claim_due_checks(conn, NOW + minutes(5), 10) == []
+    confirmed = dataclasses.replace(make_order("A-1", "LP1"), confirmed_at=NOW + minutes(5))
+    repo.upsert_order(conn, confirmed, ["cainiao"], now=NOW + minutes(5))
+    assert polling.claim_due_checks(conn, NOW + minutes(5), 10) == ["A-1"]

@@ -169,9 +169,9 @@ def _store(
     settings: Settings,
     outcome: PollOutcome,
 ) -> Written:
-    """Store the answers and what they mean, in one transaction. Repeated bodies (each already
-    stored and the newest one linked to every parcel it covers, of quiet single-parcel
-    orders) skip parsing: their links exist, and their events and answers are stored."""
+    """Store the answers and what they mean, in one transaction. Repeated bodies (each the
+    body every parcel it covers was last answered with by this source, `parcels.bodies`, for
+    quiet single-parcel orders) skip parsing: their events and answers are stored already."""
     source = outcome.source
     rows = [t.parcel for t in targets]
     fetched = repoll.repeated(targets, observations, source)

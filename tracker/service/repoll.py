@@ -88,7 +88,8 @@ def repeated(
     """When every answer is the body each parcel it covers was last answered with (the
     targets' `latest_body`), and each parcel is the quiet single parcel of an analysed order,
     each parcel's new fetch time; else None (parse). The order rows are those read before
-    the fetch: an order changed meanwhile by the API is re-analysed by that change."""
+    the fetch: an order updated meanwhile is due for a check (`upsert_order`), and the
+    deadline sweep re-judges it with the update."""
     rows = [t.parcel for t in targets]
     latest = {t.parcel.id: t.latest_body for t in targets}
     fetched: dict[int, datetime] = {}

@@ -79,14 +79,15 @@ def upsert_order(
 
     A new parcel is due for a poll at `now`. An existing parcel keeps its schedule and its
     history; parcels no longer listed are kept too, because their observations are evidence.
+    A new or updated order is due for a check at `now`: the deadline sweep re-judges it with
+    what changed (a receipt confirmation shortens its window at once).
     """
     fields = _order_fields(order)
     stmt = upsert_insert(conn, orders).values(
         id=order.id, created_at=now, updated_at=now, next_check_at=now, **fields
     )
-    conn.execute(
-        stmt.on_conflict_do_update(index_elements=["id"], set_={**fields, "updated_at": now})
-    )
+    changed = {**fields, "updated_at": now, "next_check_at": now}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=changed))
     for parcel in order.parcels:
         _upsert_parcel(conn, order.id, parcel, list(sources), now)
     return [p.id for p in parcels_of(conn, order.id)]
