@@ -84,7 +84,25 @@ def pg_database(prefix: str = "tracker_bench") -> Iterator[Engine]:
         admin.dispose()
 
 
+_HELD: list[Any] = []  # lock files held until this process exits
+
+
 def flushed_redis(db: int) -> str:
+    """Redis database `db`, emptied, for this run alone. Two runs sharing one would take each
+    other's tasks into their own databases (and the second's flush loses the first's queue),
+    so a second run stops at once while the first holds the lock."""
+    import fcntl
+    import tempfile
+
+    lock = open(Path(tempfile.gettempdir()) / f"tracker-bench-redis-{db}.lock", "w")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(
+            f"another benchmark is using Redis database {db} ({lock.name}): "
+            "wait for it to finish; runs that share it take each other's tasks"
+        ) from None
+    _HELD.append(lock)
     url = f"redis://127.0.0.1:6379/{db}"
     redis.Redis.from_url(url).flushdb()
     return url
