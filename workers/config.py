@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu import Queue
+from kombu.entity import Queue
 
 from tracker.settings import Settings
 
@@ -53,7 +53,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "result_expires": 3600,
         # CEL-11: lookups ahead of polls; webhooks on their own queue
-        "task_queues": [Queue(name) for name in QUEUES],
+        "task_queues": [Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
         "task_default_queue": "celery",
         "task_routes": {
             "workers.tasks.lookup": {"queue": "lookups"},

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 import redis
+from redis import Redis
 from sqlalchemy.engine import Engine
 
 from tracker import sources
@@ -36,11 +37,11 @@ class Context:
         return make_engine(self.settings.database_url)
 
     @cached_property
-    def redis(self) -> redis.Redis:
+    def redis(self) -> Redis:
         return redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
 
     @cached_property
-    def redis_bytes(self) -> redis.Redis:
+    def redis_bytes(self) -> Redis:
         """A client that returns bytes (caches of JSON bodies, redis-py locks)."""
         return redis.Redis.from_url(self.settings.redis_url)
 

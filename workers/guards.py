@@ -68,7 +68,7 @@ class SourceGuard:
     def call(self, func: Callable[[], T]) -> T:
         """Run a source call through the breaker; a 429 sets the shared cooldown."""
         try:
-            return self.breaker.call(func)  # type: ignore[no-any-return]
+            return self.breaker.call(func)
         except pybreaker.CircuitBreakerError as exc:
             raise CircuitOpen(self.source, retry_after=BREAKER_RESET_SECONDS) from exc
         except RateLimited as exc:
