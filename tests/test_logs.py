@@ -9,12 +9,14 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
+from cryptography.fernet import Fernet
 
 from tracker import logs
 from tracker.settings import Settings
 
 SOURCE_KEY = "s3cr3t-17track-key-value"
 API_TOKEN = "tok_live_abcdef123456"
+SECRET_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
@@ -24,6 +26,7 @@ def settings() -> Settings:
             "TRACKER_17TRACK_KEY": SOURCE_KEY,
             "TRACKER_API_TOKENS": f"{API_TOKEN},other-token-xyz",
             "TRACKER_LOG_LEVEL": "DEBUG",
+            "TRACKER_SECRET_KEY": SECRET_KEY,
         }
     )
 
@@ -113,6 +116,7 @@ def test_exceptions_are_kept_in_one_line(stream: io.StringIO) -> None:
         'headers {"as-api-key": "zzz-aftership-999"}',
         "secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw is used",
         "authorization=Basic-dXNlcjpwYXNz",
+        f"settings read TRACKER_SECRET_KEY={SECRET_KEY}",
     ],
 )
 def test_secrets_are_redacted(stream: io.StringIO, leak: str) -> None:
@@ -126,6 +130,7 @@ def test_secrets_are_redacted(stream: io.StringIO, leak: str) -> None:
         "zzz-aftership-999",
         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "dXNlcjpwYXNz",
+        SECRET_KEY,
     ):
         assert secret not in text
     assert logs.REDACTED in text

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tracker.errors import ConfigurationError
 from tracker.settings import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Secret, Settings
@@ -64,6 +65,7 @@ def test_secrets_never_show_in_repr() -> None:
         ({"TRACKER_CAINIAO_RATE": "0/1"}, "TRACKER_CAINIAO_RATE", "positive"),
         ({"TRACKER_API_RATE_LIMIT": "lots"}, "TRACKER_API_RATE_LIMIT", "20/second"),
         ({"TRACKER_STALLED_DAYS": "ten"}, "TRACKER_STALLED_DAYS", "integer"),
+        ({"TRACKER_SECRET_KEY": "hunter2"}, "TRACKER_SECRET_KEY", "key 1 of 1 is not a Fernet"),
         (
             {"TRACKER_DATABSE_URL": "sqlite://"},
             "TRACKER_DATABSE_URL",
@@ -102,3 +104,25 @@ def test_api_rate_limit_in_limits_notation() -> None:
     assert Settings.from_env({"TRACKER_API_RATE_LIMIT": "600/minute"}).api_rate_limit == (
         "600/minute"
     )
+
+
+def test_secret_keys_are_a_list_of_fernet_keys_hidden_from_repr() -> None:
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings = Settings.from_env({"TRACKER_SECRET_KEY": f" {first} ,{second}"})
+    assert [k.reveal() for k in settings.secret_keys] == [first, second]
+    assert first not in repr(settings) and second not in str(settings)
+    assert Settings.from_env({}).secret_keys == ()
+    assert Settings.from_env({"TRACKER_SECRET_KEY": ""}).secret_keys == ()
+
+
+def test_a_malformed_secret_key_is_named_by_position_and_never_echoed() -> None:
+    good = Fernet.generate_key().decode()
+    bad = good[:-2] + "!="  # one character off: not url-safe base64
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"TRACKER_SECRET_KEY": f"{good},{bad}"})
+    assert caught.value.variable == "TRACKER_SECRET_KEY"
+    assert "key 2 of 2 is not a Fernet key" in str(caught.value)
+    assert bad not in str(caught.value) and good not in str(caught.value)
+    short = Fernet.generate_key().decode()[:20]
+    with pytest.raises(ConfigurationError, match="key 1 of 1"):
+        Settings.from_env({"TRACKER_SECRET_KEY": short})

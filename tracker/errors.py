@@ -5,6 +5,7 @@
     ├── ValidationError             input rejected (names the field); nothing is stored
     │   └── InvalidTrackingNumber
     ├── NotFoundError               an id that is not in the store
+    ├── SecretUnreadable            a stored webhook secret no key of ours opens    retryable
     └── SourceError                 a tracking source failed (names the source)
         ├── SourceUnavailable       timeout, connection error, 5xx        retryable
         │   ├── RateLimited         429 / quota; carries retry_after        retryable
@@ -52,6 +53,21 @@ class NotFoundError(TrackerError):
         self.kind = kind
         self.ident = ident
         super().__init__(f"{kind} {ident!r} not found")
+
+
+class SecretUnreadable(TrackerError):
+    """An endpoint's signing secret is stored encrypted and TRACKER_SECRET_KEY cannot open it.
+
+    Retryable: the row is intact, so once the operator sets the key that sealed it, signing
+    works again. Never a reason to send unsigned, nor to blame the endpoint.
+    """
+
+    retryable = True
+
+    def __init__(self, endpoint_id: str, problem: str) -> None:
+        self.endpoint_id = endpoint_id
+        self.problem = problem
+        super().__init__(f"endpoint {endpoint_id}: {problem}")
 
 
 class SourceError(TrackerError):

@@ -128,6 +128,7 @@ def secret_values(settings: Settings) -> list[str]:
     """Every `Secret` the settings hold, revealed (only to be hidden)."""
     found = [t.reveal() for t in settings.api_tokens]
     found += [s.key.reveal() for s in settings.sources.values() if isinstance(s.key, Secret)]
+    found += [k.reveal() for k in settings.secret_keys]
     return found
 
 

@@ -4,8 +4,8 @@
 
 Every variable is read here and nowhere else. A bad value raises `ConfigurationError` naming
 the variable, so a misconfigured process stops at start-up with one line, not a traceback deep
-inside a task. Secrets (source keys, API tokens) are `Secret`s: hidden from `repr`, `str` and
-logs; `.reveal()` is the one way to read them.
+inside a task. Secrets (source keys, API tokens, TRACKER_SECRET_KEY) are `Secret`s: hidden from
+`repr`, `str` and logs; `.reveal()` is the one way to read them.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ _GENERAL: Final = frozenset(
         "ANALYZE_WORKERS",
         "TEST_REDIS",
         "API_RATE_LIMIT",
+        "SECRET_KEY",
+        "SERVE_CHILD",
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
@@ -109,6 +111,10 @@ class Settings:
     visibility_timeout: int = 3600
     api_rate_limit: str = "20/second"
     deadline_sweep_seconds: int = 60
+    # Fernet keys for webhook secrets at rest (tracker.secretbox): the first seals, all open
+    secret_keys: tuple[Secret, ...] = ()
+    # set by `tracker serve` on its children: start-up notices are its to say, once
+    serve_child: bool = False
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
@@ -150,6 +156,8 @@ class Settings:
                 "DEADLINE_SWEEP_SECONDS", ours.get("DEADLINE_SWEEP_SECONDS", "60"), 1, 86400
             ),
             api_rate_limit=_rate_limit("API_RATE_LIMIT", ours.get("API_RATE_LIMIT", "20/second")),
+            secret_keys=_fernet_keys("SECRET_KEY", ours.get("SECRET_KEY", "")),
+            serve_child=_bool("SERVE_CHILD", ours.get("SERVE_CHILD", "0")),
         )
 
 
@@ -253,6 +261,24 @@ def _rate_limit(name: str, value: str) -> str:
             name, f"expected a quota such as 20/second or 600/minute, got {value!r}"
         ) from exc
     return value
+
+
+def _fernet_keys(name: str, value: str) -> tuple[Secret, ...]:
+    """Comma-separated Fernet keys (32 bytes, url-safe base64). A bad one is named by its
+    position, never echoed: it is a secret, and the error line goes to logs and terminals."""
+    from cryptography.fernet import Fernet  # the format is Fernet's to check
+
+    keys = _csv(value)
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError as exc:  # binascii.Error is a ValueError
+            raise _fail(
+                name,
+                f"key {position} of {len(keys)} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes, 44 characters; make one with `tracker webhooks new-secret-key`)",
+            ) from exc
+    return tuple(Secret(key) for key in keys)
 
 
 def _source_list(name: str, value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
