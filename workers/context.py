@@ -1,6 +1,6 @@
 """What one worker process holds for its lifetime: settings, a database engine, a Redis
-client, the source guards and one HTTP session per source. Built lazily after the fork, so
-pool children never share sockets with their parent."""
+client, the webhook secret box, the source guards and one HTTP session per source. Built lazily
+after the fork, so pool children never share sockets with their parent."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from tracker import sources
+from tracker.secretbox import SecretBox
 from tracker.settings import Settings
 from tracker.sources.http import SourceClient, make_session
 from tracker.store.db import make_engine
@@ -35,6 +36,11 @@ class Context:
     @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.database_url)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        """Opens the endpoints' signing secrets (TRACKER_SECRET_KEY)."""
+        return SecretBox.from_settings(self.settings)
 
     @cached_property
     def redis(self) -> Redis:

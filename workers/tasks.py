@@ -89,7 +89,12 @@ def deliver(delivery_id: int, attempts: int) -> str:
         if not acquired:
             return "busy"
         outcome = deliveries.deliver(
-            ctx.engine, delivery_id, attempts, utcnow, ctx.settings.webhook_allow_private
+            ctx.engine,
+            delivery_id,
+            attempts,
+            utcnow,
+            ctx.settings.webhook_allow_private,
+            box=ctx.secret_box,
         )
     return outcome.step.value if outcome.step else "skipped"
 
@@ -114,7 +119,7 @@ def deliver_batch(items: list[list[int]]) -> list[str]:
             )
         ]
         outcomes = deliveries.deliver_batch(
-            ctx.engine, held, utcnow, ctx.settings.webhook_allow_private
+            ctx.engine, held, utcnow, ctx.settings.webhook_allow_private, box=ctx.secret_box
         )
     steps = {o.delivery_id: o.step.value if o.step else "skipped" for o in outcomes}
     return [steps.get(delivery_id, "busy") for delivery_id, _ in pairs]

@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 import redis
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from tests.api.conftest import NOW, PUSH_KEYS, make_client, make_settings
 from tracker import webhooks
 from tracker.model import Alert, AlertType, Destination, Order, Parcel
+from tracker.secretbox import SecretBox
+from tracker.settings import Secret
 from tracker.store import endpoints, orders, outbox
 from tracker.store.tables import observation_parcels, observations, webhook_endpoints
 from workers.queue import CeleryQueue
@@ -239,3 +242,53 @@ def test_metrics_show_queue_depths_read_from_redis(
     assert response.headers["content-type"].startswith("text/plain")
     assert 'tracker_queue_depth{queue="lookups"} 1.0' in response.text
     assert "tracker_lookups_total" in response.text
+
+
+# ----------------------------------------------------------------------------- secrets at rest
+
+
+def test_with_a_key_the_secret_is_sealed_at_rest_and_shown_once(
+    engine: Engine,
+    celery_queue: CeleryQueue,
+    redis_client: redis.Redis,
+    auth: dict[str, str],
+    receiver: tuple[str, list[Any]],
+) -> None:
+    url, received = receiver
+    key = Fernet.generate_key().decode()
+    settings = make_settings(secret_keys=(Secret(key),))
+    with make_client(engine, celery_queue, redis_client, settings=settings) as client:
+        hook = client.post("/v1/webhooks", json={"url": url}, headers=auth).json()
+        listed = client.get("/v1/webhooks", headers=auth)
+        sent = client.post(f"/v1/webhooks/{hook['id']}/test", headers=auth)
+    assert hook["secret"].startswith("whsec_")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(webhook_endpoints.c.secret)).scalar_one()
+    assert stored.startswith("enc:v1:") and "whsec_" not in stored
+    assert SecretBox([key]).open(stored, hook["id"]) == hook["secret"]
+    assert "secret" not in listed.text and stored not in listed.text
+    assert sent.json()["status_code"] == 204
+    headers, body = received[0]
+    assert webhooks.verify(hook["secret"], headers, body, NOW.timestamp())
+
+
+def test_a_secret_the_key_cannot_open_is_a_500_naming_the_endpoint(
+    engine: Engine,
+    celery_queue: CeleryQueue,
+    redis_client: redis.Redis,
+    auth: dict[str, str],
+    receiver: tuple[str, list[Any]],
+) -> None:
+    url, received = receiver
+    sealed = SecretBox([Fernet.generate_key().decode()]).seal(webhooks.generate_secret())
+    with engine.begin() as conn:
+        row = endpoints.create_endpoint(conn, url, sealed, now=NOW)
+    other = make_settings(secret_keys=(Secret(Fernet.generate_key().decode()),))
+    for settings in (make_settings(), other):
+        with make_client(engine, celery_queue, redis_client, settings=settings) as client:
+            response = client.post(f"/v1/webhooks/{row.id}/test", headers=auth)
+        assert response.status_code == 500
+        detail = response.json()["detail"]
+        assert detail.startswith(f"endpoint {row.id}: webhook secret is encrypted but ")
+        assert "TRACKER_SECRET_KEY" in detail and "Traceback" not in response.text
+    assert received == []  # never sent unsigned

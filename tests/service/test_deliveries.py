@@ -8,22 +8,29 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 
 from tests.store._helpers import NOW, add_order
 from tracker import webhooks
 from tracker.model import Alert, AlertType
+from tracker.secretbox import SecretBox
 from tracker.service import deliveries
 from tracker.store import endpoints, outbox
+
+KEY, OTHER = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+NO_KEY = SecretBox()
 
 
 class _Receiver(BaseHTTPRequestHandler):
     hits: list[str] = []
+    received: list[tuple[dict[str, str], bytes]] = []
     status = 204
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
         type(self).hits.append(self.headers["webhook-id"])
+        type(self).received.append((dict(self.headers.items()), body))
         self.send_response(self.status)
         self.send_header("content-length", "0")
         self.end_headers()
@@ -34,7 +41,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"hits": [], "status": 204})
+    handler = type("Receiver", (_Receiver,), {"hits": [], "received": [], "status": 204})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -43,14 +50,16 @@ def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
     server.server_close()
 
 
-def seed(engine: Engine, url: str, count: int) -> list[int]:
+def seed(engine: Engine, url: str, count: int, stored: str | None = None) -> list[int]:
+    """`count` due deliveries to one endpoint whose secret is `stored` (a new plaintext one by
+    default)."""
     alerts = [
         Alert(AlertType.ORDER_OVERDUE, f"A-1001:overdue:{i}", "A-1001", {"n": i})
         for i in range(count)
     ]
     with engine.begin() as conn:
         add_order(conn)
-        endpoints.create_endpoint(conn, url, webhooks.generate_secret(), now=NOW)
+        endpoints.create_endpoint(conn, url, stored or webhooks.generate_secret(), now=NOW)
         ids = outbox.insert_alerts(conn, alerts, now=NOW)
         return outbox.create_deliveries_many(conn, ids, now=NOW)
 
@@ -66,12 +75,12 @@ def test_a_batch_sends_what_is_due_at_its_count_and_records_each(
     url, handler = receiver
     ids = seed(engine, url, 4)
     items = [(ids[0], 0), (ids[1], 0), (ids[2], 1), (ids[3], 0)]  # ids[2]: a stale count
-    outcomes = deliveries.deliver_batch(engine, items, lambda: NOW, allow_private=True)
+    outcomes = deliveries.deliver_batch(engine, items, lambda: NOW, allow_private=True, box=NO_KEY)
     assert [o.sent for o in outcomes] == [True, True, False, True]
     done = ("succeeded", 1)
     assert stored(engine, ids) == [done, done, ("pending", 0), done]
     assert len(handler.hits) == 3 == len(set(handler.hits))
-    again = deliveries.deliver_batch(engine, items, lambda: NOW, allow_private=True)
+    again = deliveries.deliver_batch(engine, items, lambda: NOW, allow_private=True, box=NO_KEY)
     assert not any(o.sent for o in again)  # a redelivered batch sends nothing twice
     with engine.connect() as conn:
         assert [len(outbox.attempts_of(conn, i)) for i in ids] == [1, 1, 0, 1]
@@ -84,7 +93,7 @@ def test_after_a_failure_the_rest_of_the_batch_waits_for_the_sweep(
     handler.status = 503
     ids = seed(engine, url, 3)
     outcomes = deliveries.deliver_batch(
-        engine, [(i, 0) for i in ids], lambda: NOW, allow_private=True
+        engine, [(i, 0) for i in ids], lambda: NOW, allow_private=True, box=NO_KEY
     )
     assert [o.sent for o in outcomes] == [True, False, False]
     assert stored(engine, ids) == [("pending", 1), ("pending", 0), ("pending", 0)]
@@ -98,9 +107,9 @@ def test_the_single_delivery_path_is_a_batch_of_one(
 ) -> None:
     url, handler = receiver
     (did,) = seed(engine, url, 1)
-    outcome = deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True)
+    outcome = deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True, box=NO_KEY)
     assert outcome.sent and outcome.step is webhooks.Step.SUCCEEDED
-    assert not deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True).sent
+    assert not deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True, box=NO_KEY).sent
     assert stored(engine, [did]) == [("succeeded", 1)] and len(handler.hits) == 1
 
 
@@ -112,3 +121,64 @@ def test_the_sweep_hands_on_batches_per_endpoint(
     batches: list[list[tuple[int, int]]] = []
     assert deliveries.sweep(engine, NOW, batches.append, batch_size=2) == 5
     assert batches == [[(ids[0], 0), (ids[1], 0)], [(ids[2], 0), (ids[3], 0)], [(ids[4], 0)]]
+
+
+# ----------------------------------------------------------------------------- secrets at rest
+
+
+def test_a_delivery_signed_with_an_encrypted_secret_verifies_with_the_original(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, handler = receiver
+    secret, box = webhooks.generate_secret(), SecretBox([KEY])
+    (did,) = seed(engine, url, 1, box.seal(secret))
+    outcome = deliveries.deliver(engine, did, 0, lambda: NOW, allow_private=True, box=box)
+    assert outcome.step is webhooks.Step.SUCCEEDED
+    headers, body = handler.received[0]
+    assert webhooks.verify(secret, headers, body, NOW.timestamp())
+
+
+def test_a_plaintext_secret_stored_before_the_key_still_signs(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, handler = receiver
+    secret = webhooks.generate_secret()
+    (did,) = seed(engine, url, 1, secret)
+    box = SecretBox([KEY])
+    assert deliveries.deliver(engine, did, 0, lambda: NOW, True, box=box).sent
+    headers, body = handler.received[0]
+    assert webhooks.verify(secret, headers, body, NOW.timestamp())
+
+
+@pytest.mark.parametrize(
+    ("box", "problem"),
+    [
+        (NO_KEY, "webhook secret is encrypted but TRACKER_SECRET_KEY is not set"),
+        (SecretBox([KEY]), "webhook secret is encrypted but TRACKER_SECRET_KEY does not match"),
+    ],
+    ids=["no-key", "wrong-key"],
+)
+def test_a_secret_no_key_opens_is_recorded_and_retried_never_sent_unsigned(
+    engine: Engine, receiver: tuple[str, type[_Receiver]], box: SecretBox, problem: str
+) -> None:
+    url, handler = receiver
+    secret = webhooks.generate_secret()
+    ids = seed(engine, url, 2, SecretBox([OTHER]).seal(secret))
+    outcomes = deliveries.deliver_batch(engine, [(i, 0) for i in ids], lambda: NOW, True, box=box)
+    assert handler.hits == []  # nothing went out, signed or not
+    assert not outcomes[0].sent and outcomes[0].step is webhooks.Step.RETRY
+    assert stored(engine, ids) == [("pending", 1), ("pending", 0)]  # the rest wait their turn
+    with engine.connect() as conn:
+        (attempt,) = outbox.attempts_of(conn, ids[0])
+        (delivery,) = outbox.get_deliveries(conn, [ids[0]])
+        (endpoint,) = endpoints.list_endpoints(conn)
+    assert attempt["error"].startswith(f"endpoint {endpoint.id}: {problem}")
+    assert attempt["status_code"] is None and secret not in attempt["error"]
+    assert delivery.next_attempt_at is not None and delivery.next_attempt_at > NOW
+    assert endpoint.enabled and endpoint.failing_since is None  # not the endpoint's fault
+    # the key that sealed it comes back: the same delivery goes out at its next attempt, signed
+    fixed = SecretBox([KEY, OTHER])
+    later = deliveries.deliver(engine, ids[0], 1, lambda: NOW, True, box=fixed)
+    assert later.step is webhooks.Step.SUCCEEDED
+    headers, body = handler.received[0]
+    assert webhooks.verify(secret, headers, body, NOW.timestamp())

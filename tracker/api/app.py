@@ -8,6 +8,7 @@ elsewhere; reliability.md SEC-9) and a larger one is a 413.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,9 +31,11 @@ from tracker.api.context import (
     unavailable_error,
 )
 from tracker.api.routes_orders import UNION_TAGS
-from tracker.errors import NotFoundError, ValidationError
+from tracker.errors import NotFoundError, SecretUnreadable, ValidationError
 from tracker.service.queue import Queue
 from tracker.settings import Settings
+
+log = logging.getLogger("tracker.api")
 
 KIB = 1024
 BODY_LIMITS: tuple[tuple[str, int], ...] = (
@@ -177,6 +180,13 @@ def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
 
+def _unreadable_secret(_request: Request, exc: Exception) -> JSONResponse:
+    """An endpoint's secret that our key cannot open: the server's configuration is at fault,
+    so a 500 that says what to fix, never a traceback."""
+    log.error("%s", exc)
+    return JSONResponse({"detail": str(exc)}, status_code=500)
+
+
 def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     service = exc.service if isinstance(exc, Unavailable) else unavailable_error(exc)
     return JSONResponse(
@@ -230,6 +240,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _validation)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(SecretUnreadable, _unreadable_secret)
     app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(redis_lib.RedisError, _unavailable)
     for lost in (sa.exc.OperationalError, sa.exc.InterfaceError):  # see API_POOL_RECYCLE

@@ -32,6 +32,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.engine import Engine
 
+from tracker.secretbox import SecretBox
 from tracker.service.queue import Queue
 from tracker.settings import Settings
 from tracker.store import access
@@ -67,6 +68,7 @@ class Context:
     redis: redis.Redis
     clock: Callable[[], datetime]
     rate_limit: str = DEFAULT_RATE_LIMIT
+    secret_box: SecretBox = field(init=False)  # seals new endpoints' secrets, opens to sign
     _limiter: MovingWindowRateLimiter = field(init=False)
     _item: Any = field(init=False)
     _env_ids: dict[str, int] = field(default_factory=dict, init=False)
@@ -82,6 +84,7 @@ class Context:
         )
         self._limiter = MovingWindowRateLimiter(storage)
         self._item = parse(self.rate_limit)
+        self.secret_box = SecretBox.from_settings(self.settings)
 
     def now(self) -> datetime:
         return self.clock()

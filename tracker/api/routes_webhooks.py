@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 
@@ -11,6 +11,7 @@ from tracker import webhooks
 from tracker.api.context import Context, Principal, context, enqueue, principal
 from tracker.api.routes_orders import COMMON, NOT_FOUND
 from tracker.api.schemas import (
+    ErrorOut,
     Replayed,
     TestSent,
     WebhookCreated,
@@ -57,9 +58,10 @@ def create_webhook(
     url = webhooks.check_url(body.url, ctx.settings.webhook_allow_private)
     secret = body.secret or webhooks.generate_secret()
     webhooks.secret_key(secret)  # a malformed secret is a 422 naming `secret`
+    stored = ctx.secret_box.seal(secret)  # encrypted at rest when TRACKER_SECRET_KEY is set
     with ctx.engine.begin() as conn:
         row = endpoints.create_endpoint(
-            conn, url, secret, [t.value for t in body.types], now=ctx.now()
+            conn, url, stored, [t.value for t in body.types], now=ctx.now()
         )
     return WebhookCreated(**_out(row).model_dump(), secret=secret)
 
@@ -100,7 +102,19 @@ def enable_webhook(
     return _out(_endpoint(ctx, endpoint_id))
 
 
-@router.post("/v1/webhooks/{endpoint_id}/test", response_model=TestSent, responses=NOT_FOUND)
+UNREADABLE_SECRET: dict[int | str, dict[str, Any]] = {
+    500: {
+        "model": ErrorOut,
+        "description": "the endpoint's secret is encrypted and TRACKER_SECRET_KEY cannot open it",
+    }
+}
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/test",
+    response_model=TestSent,
+    responses={**NOT_FOUND, **UNREADABLE_SECRET},
+)
 def send_test_ping(
     endpoint_id: EndpointId,
     ctx: Annotated[Context, Depends(context)],
@@ -112,10 +126,11 @@ def send_test_ping(
     so a ping has no delivery row to queue. It goes through the same SSRF-safe sender.
     """
     row = _endpoint(ctx, endpoint_id)
+    secret = ctx.secret_box.open(row.secret, row.id)  # SecretUnreadable: a 500 naming it
     now = ctx.now()
     msg_id = webhooks.webhook_id(f"test:{time.time_ns()}", row.id)
     body = webhooks.body(TEST_TYPE, "", "test", {"endpoint_id": row.id}, now)
-    headers = webhooks.headers(row.secret, msg_id, int(now.timestamp()), body)
+    headers = webhooks.headers(secret, msg_id, int(now.timestamp()), body)
     result = webhooks.send(row.url, headers, body, ctx.settings.webhook_allow_private)
     return TestSent(
         webhook_id=msg_id,

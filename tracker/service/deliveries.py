@@ -10,10 +10,17 @@ The sweeper hands deliveries on in batches, one per endpoint (`deliver_batch`): 
 read of the deliveries, one of each endpoint and one commit of every attempt record for up to
 BATCH_SIZE sends, each still checked against its expected attempt count. The direct path after
 a poll keeps one task per delivery (`deliver`).
+
+Secrets are opened (`SecretBox.open`) just before signing. A secret sealed under a key we do not
+hold is never a reason to send unsigned nor to drop the delivery: the try is recorded as a failed
+attempt whose error names the endpoint and the problem, and the delivery is retried on the
+schedule (and can be replayed once the key is fixed). Nothing reached the endpoint, so its
+failure clock is left alone: our key must not get a customer's endpoint disabled.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,9 +29,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection, Engine
 
 from tracker import webhooks
+from tracker.errors import SecretUnreadable
+from tracker.secretbox import SecretBox
 from tracker.store import endpoints, outbox
 from tracker.store._sql import relax_commit
 from tracker.webhooks import Step
+
+log = logging.getLogger("tracker.deliveries")
 
 LEASE = timedelta(seconds=60)  # longer than one send can take (3 s connect + 15 s read)
 SWEEP_LIMIT = 2000  # per sweep (every 2 s): a backlog drains at up to 1,000 a second
@@ -55,9 +66,11 @@ def deliver(
     attempts: int,
     now: Callable[[], datetime],
     allow_private: bool,
+    *,
+    box: SecretBox,
 ) -> DeliveryOutcome:
     """Send attempt number `attempts + 1` of a delivery, if it is still the one to send."""
-    return deliver_batch(engine, [(delivery_id, attempts)], now, allow_private)[0]
+    return deliver_batch(engine, [(delivery_id, attempts)], now, allow_private, box=box)[0]
 
 
 def deliver_batch(
@@ -66,6 +79,8 @@ def deliver_batch(
     now: Callable[[], datetime],
     allow_private: bool,
     budget: timedelta = BATCH_BUDGET,
+    *,
+    box: SecretBox,
 ) -> list[DeliveryOutcome]:
     """`deliver` for several (delivery_id, attempts), in order, with one read and one commit.
 
@@ -87,10 +102,10 @@ def deliver_batch(
             continue
         if not _sendable(delivery, endpoint, expected[delivery.id]) or now() >= deadline:
             continue
-        sent = _send(delivery, endpoint, allow_private, now)
+        sent = _send(delivery, endpoint, box, allow_private, now)
         tries.append(sent)
         outcomes[delivery.id] = DeliveryOutcome(
-            delivery.id, True, sent.result.status_code, sent.step.step
+            delivery.id, sent.reached, sent.result.status_code, sent.step.step
         )
         if sent.step.step is not Step.SUCCEEDED:
             stopped.add(delivery.endpoint_id)
@@ -107,6 +122,7 @@ class _Try:
     started: datetime
     result: webhooks.AttemptResult
     step: webhooks.Next
+    reached: bool = True  # False: not sent, its secret could not be opened
 
 
 def _sendable(delivery: outbox.DeliveryRow, endpoint: endpoints.EndpointRow, attempts: int) -> bool:
@@ -116,17 +132,39 @@ def _sendable(delivery: outbox.DeliveryRow, endpoint: endpoints.EndpointRow, att
 def _send(
     delivery: outbox.DeliveryRow,
     endpoint: endpoints.EndpointRow,
+    box: SecretBox,
     allow_private: bool,
     now: Callable[[], datetime],
 ) -> _Try:
     body = delivery.payload.encode()
     started = now()
-    headers = webhooks.headers(endpoint.secret, delivery.webhook_id, int(started.timestamp()), body)
+    try:
+        secret = box.open(endpoint.secret, endpoint.id)
+    except SecretUnreadable as exc:
+        return _unsigned(delivery, started, exc, now)
+    headers = webhooks.headers(secret, delivery.webhook_id, int(started.timestamp()), body)
     result = webhooks.send(endpoint.url, headers, body, allow_private)
     step = webhooks.next_step(
         result.status_code, delivery.attempts + 1, now(), retry_after=result.retry_after
     )
     return _Try(delivery, started, result, step)
+
+
+def _unsigned(
+    delivery: outbox.DeliveryRow,
+    started: datetime,
+    exc: SecretUnreadable,
+    now: Callable[[], datetime],
+) -> _Try:
+    """A try that could not be signed: a failed attempt on the schedule, nothing sent."""
+    log.error(
+        "webhook not sent: %s",
+        exc,
+        extra={"endpoint_id": exc.endpoint_id, "delivery_id": delivery.id},
+    )
+    result = webhooks.AttemptResult(None, 0, error=str(exc))
+    step = webhooks.next_step(None, delivery.attempts + 1, now())
+    return _Try(delivery, started, result, step, reached=False)
 
 
 def _record(
@@ -151,6 +189,8 @@ def _record(
         ],
     )
     for t in tries:
+        if not t.reached:
+            continue  # the endpoint was never asked: its failure clock is not ours to move
         endpoint_id = t.delivery.endpoint_id
         since = failing_since.get(endpoint_id)
         failing_since[endpoint_id] = _endpoint_after(conn, endpoint_id, since, t.started, t.step)

@@ -1,4 +1,9 @@
-"""Webhook endpoints: where alerts are sent, and whether an endpoint is still enabled."""
+"""Webhook endpoints: where alerts are sent, and whether an endpoint is still enabled.
+
+`secret` is stored as the caller hands it: sealed by `tracker.secretbox.SecretBox.seal` (plaintext
+only while no TRACKER_SECRET_KEY is set). The store never encrypts nor decrypts: whoever signs
+opens the secret, so a row it cannot open fails that one endpoint, not the read of a batch.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from tracker.store.tables import webhook_endpoints
 class EndpointRow:
     id: str
     url: str
-    secret: str
+    secret: str  # as stored: `enc:v1:...` or a plaintext whsec_; SecretBox.open it to sign
     types: list[str]
     enabled: bool
     disabled_reason: str | None
@@ -94,6 +99,25 @@ def enable_endpoint(conn: Connection, endpoint_id: str) -> None:
         .where(webhook_endpoints.c.id == endpoint_id)
         .values(enabled=True, disabled_reason=None, failing_since=None)
     )
+
+
+def stored_secrets(conn: Connection) -> list[tuple[str, str]]:
+    """(endpoint id, stored secret) of every endpoint, by id: what re-sealing walks over."""
+    query = sa.select(webhook_endpoints.c.id, webhook_endpoints.c.secret).order_by(
+        webhook_endpoints.c.id
+    )
+    return [(row.id, row.secret) for row in conn.execute(query)]
+
+
+def replace_secret(conn: Connection, endpoint_id: str, old: str, new: str) -> bool:
+    """Store `new` in place of `old`; False if the row no longer holds `old` (deleted, or
+    re-sealed by another run meanwhile), which is then left as it is."""
+    result = conn.execute(
+        sa.update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.secret == old)
+        .values(secret=new)
+    )
+    return result.rowcount > 0
 
 
 def set_failing_since(conn: Connection, endpoint_id: str, since: datetime | None) -> None:

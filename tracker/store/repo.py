@@ -25,7 +25,9 @@ from tracker.store.endpoints import (
     enable_endpoint,
     get_endpoint,
     list_endpoints,
+    replace_secret,
     set_failing_since,
+    stored_secrets,
 )
 from tracker.store.evidence import (
     EventRow,
@@ -112,10 +114,12 @@ __all__ = [
     "parcels_of",
     "record_attempt",
     "record_verdict",
+    "replace_secret",
     "revoke_token",
     "set_failing_since",
     "set_next_poll",
     "store_observation",
+    "stored_secrets",
     "update_order_report",
     "upsert_order",
     "verdict_history",

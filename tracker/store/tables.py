@@ -203,8 +203,9 @@ webhook_endpoints = sa.Table(
     metadata,
     sa.Column("id", sa.Text, primary_key=True),  # ep_...
     sa.Column("url", sa.Text, nullable=False),
-    # Plain text for now. Future work: encrypt at rest (reliability.md WH-4) with a key
-    # from settings, so a database dump alone cannot forge our signatures.
+    # Sealed with TRACKER_SECRET_KEY as `enc:v1:<fernet token>` (reliability.md WH-4, SEC-2),
+    # so a database dump alone cannot forge our signatures; a plaintext whsec_ while no key is
+    # set. Text: a sealed 64-byte secret is ~210 characters, and no length is imposed.
     sa.Column("secret", sa.Text, nullable=False),
     sa.Column("types", sa.JSON, nullable=False),  # empty list = every alert type
     sa.Column("enabled", sa.Boolean, nullable=False),
