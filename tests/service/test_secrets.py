@@ -69,6 +69,6 @@ def test_a_row_no_key_opens_stops_the_run_and_nothing_is_written(engine: Engine)
 def test_without_a_key_there_is_nothing_to_encrypt_with(engine: Engine) -> None:
     add(engine, webhooks.generate_secret())
     before = raw(engine)
-    with pytest.raises(ConfigurationError, match="^TRACKER_SECRET_KEY: is not set"):
+    with pytest.raises(ConfigurationError, match=r"^TRACKER_SECRET_KEY: is not set"):
         encrypt_secrets(engine, SecretBox())
     assert raw(engine) == before
