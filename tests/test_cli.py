@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +80,7 @@ def test_lookup_of_a_bad_number_names_the_field(tmp_path: Path) -> None:
         ({"TRACKER_DATABASE_URL": "sqlite+nope:/x"}, "TRACKER_DATABASE_URL"),
         ({"TRACKER_DATABASE_URL": "::::"}, "TRACKER_DATABASE_URL"),
         ({"TRACKER_BOGUS_KEY": "x"}, "TRACKER_BOGUS_KEY"),
+        ({"TRACKER_SECRET_KEY": "not-a-fernet-key"}, "TRACKER_SECRET_KEY"),
     ],
 )
 def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str], variable: str) -> None:
@@ -96,3 +99,63 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert db.exists()
     again = run("db", "upgrade", env={"TRACKER_DATABASE_URL": f"sqlite:///{db}"})
     assert again.returncode == 0, again.stderr
+
+
+def stored_secrets(db: Path) -> dict[str, str]:
+    """The secret column as a dump of the database would show it."""
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT id, secret FROM webhook_endpoints").fetchall())
+
+
+def test_webhook_secrets_are_encrypted_in_place_once(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    plain = {"TRACKER_DATABASE_URL": f"sqlite:///{db}"}
+    before = json.loads(
+        run("webhooks", "add", "https://hooks.example/a", "--json", env=plain).stdout
+    )
+    assert stored_secrets(db) == {before["id"]: before["secret"]}  # no key: as before
+    key = run("webhooks", "new-secret-key").stdout.strip()
+    keyed = {**plain, "TRACKER_SECRET_KEY": key}
+    after = json.loads(
+        run("webhooks", "add", "https://hooks.example/b", "--json", env=keyed).stdout
+    )
+    assert after["secret"].startswith("whsec_")  # shown once, in the clear
+    first = run("webhooks", "encrypt-secrets", "--json", env=keyed)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {
+        "encrypted": [before["id"]],
+        "reencrypted": [],
+        "unchanged": [after["id"]],
+    }
+    sealed = stored_secrets(db)
+    assert all(v.startswith("enc:v1:") and "whsec_" not in v for v in sealed.values())
+    again = run("webhooks", "encrypt-secrets", env=keyed)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == (
+        "encrypted 0, re-encrypted under the first key 0, already encrypted under it 2"
+    )
+    assert stored_secrets(db) == sealed
+
+
+@pytest.mark.parametrize("wrong_key", [False, True], ids=["no-key", "wrong-key"])
+def test_encrypt_secrets_refuses_with_one_line_and_writes_nothing(
+    tmp_path: Path, wrong_key: bool
+) -> None:
+    db = tmp_path / "t.db"
+    env = {"TRACKER_DATABASE_URL": f"sqlite:///{db}"}
+    sealing = {**env, "TRACKER_SECRET_KEY": run("webhooks", "new-secret-key").stdout.strip()}
+    hook = json.loads(
+        run("webhooks", "add", "https://hooks.example/a", "--json", env=sealing).stdout
+    )
+    if wrong_key:
+        env["TRACKER_SECRET_KEY"] = run("webhooks", "new-secret-key").stdout.strip()
+    before = stored_secrets(db)
+    result = run("webhooks", "encrypt-secrets", env=env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    if not wrong_key:
+        assert line.startswith("tracker: TRACKER_SECRET_KEY: is not set: there is no key")
+    else:
+        assert line.startswith(f"tracker: endpoint {hook['id']}: webhook secret is encrypted but ")
+        assert "TRACKER_SECRET_KEY does not match" in line
+    assert stored_secrets(db) == before

@@ -255,6 +255,35 @@ def webhooks_list(as_json: bool) -> None:
         click.echo(f"{e['id']}  {state}  {e['url']}  {','.join(e['types']) or 'all types'}")
 
 
+@webhooks.command("encrypt-secrets")
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoint ids by outcome as JSON.")
+@clean_errors
+def webhooks_encrypt_secrets(as_json: bool) -> None:
+    """Encrypt every stored signing secret under the first TRACKER_SECRET_KEY.
+
+    Plaintext secrets (stored before the key was set) are encrypted, secrets under an older key
+    are re-encrypted (key rotation), the rest are left alone: running it again changes nothing.
+    All or nothing: a secret no key opens is named and nothing is written (exit 2)."""
+    from tracker import commands
+
+    done = commands.encrypt_secrets(_settings())
+    if as_json:
+        _print_json(done)
+        return
+    click.echo(
+        f"encrypted {len(done['encrypted'])}, re-encrypted under the first key "
+        f"{len(done['reencrypted'])}, already encrypted under it {len(done['unchanged'])}"
+    )
+
+
+@webhooks.command("new-secret-key")
+def webhooks_new_secret_key() -> None:
+    """Print a new random key for TRACKER_SECRET_KEY (it is not stored anywhere)."""
+    from tracker import commands
+
+    click.echo(commands.new_secret_key())
+
+
 @cli.group()
 def tokens() -> None:
     """API bearer tokens (stored hashed)."""

@@ -162,6 +162,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 def add_webhook(
     settings: Settings, url: str, secret: str | None, types: Sequence[str]
 ) -> dict[str, Any]:
+    from tracker.secretbox import SecretBox
     from tracker.store import endpoints
 
     webhooks.check_url(url, settings.webhook_allow_private)
@@ -173,10 +174,11 @@ def add_webhook(
             raise ValidationError(
                 "--type", f"unknown alert type {name!r} (known: {', '.join(sorted(known))})"
             )
+    stored = SecretBox.from_settings(settings).seal(secret)
     engine = open_engine(settings)
     try:
         with engine.begin() as conn:
-            row = endpoints.create_endpoint(conn, url, secret, list(types), now=now())
+            row = endpoints.create_endpoint(conn, url, stored, list(types), now=now())
     finally:
         engine.dispose()
     return {"id": row.id, "url": row.url, "types": row.types, "secret": secret}
@@ -202,6 +204,27 @@ def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def encrypt_secrets(settings: Settings) -> dict[str, list[str]]:
+    """Seal every stored webhook secret under the first TRACKER_SECRET_KEY; endpoint ids by
+    what happened (encrypted, reencrypted, unchanged). All or nothing."""
+    from tracker.secretbox import SecretBox
+    from tracker.service import secrets
+
+    box = SecretBox.from_settings(settings)
+    engine = open_engine(settings)
+    try:
+        return secrets.encrypt_secrets(engine, box).as_dict()
+    finally:
+        engine.dispose()
+
+
+def new_secret_key() -> str:
+    """A fresh key for TRACKER_SECRET_KEY (Fernet: 32 random bytes, url-safe base64)."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode("ascii")
 
 
 def create_token(settings: Settings, name: str) -> tuple[int, str]:
