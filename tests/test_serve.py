@@ -22,10 +22,12 @@ import orjson
 import pytest
 import redis
 import requests
+from cryptography.fernet import Fernet
 
 from tests import redis_server
 from tracker.logs import Redactor
-from tracker.serve import LogStream, safe_url
+from tracker.serve import Child, LogStream, safe_url, serve
+from tracker.settings import Settings
 
 REDIS_URL = redis_server.url(8)
 SERVE = [sys.executable, "-m", "tracker.cli", "serve"]
@@ -249,6 +251,26 @@ def test_unreachable_redis_is_one_clear_line_and_exit_3(
     assert "start it with `redis-server`" in lines[0] and "TRACKER_REDIS_URL" in lines[0]
     assert "hunter2" not in done.stderr
     assert not (tmp_path / "serve.db").exists()  # nothing was done
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "key"])
+def test_serve_alone_warns_once_that_secrets_are_stored_unencrypted(
+    env: dict[str, str], with_key: bool
+) -> None:
+    if with_key:
+        env = {**env, "TRACKER_SECRET_KEY": Fernet.generate_key().decode()}
+    # a child that says whether serve told it to leave start-up notices alone, then exits
+    says = "import os; print(os.environ.get('TRACKER_SERVE_CHILD'))"
+    child = Child("worker", [sys.executable, "-c", says])
+    out, err = io.StringIO(), io.StringIO()
+    code = serve(Settings.from_env(env), children=[child], out=out, err=err, env=env)
+    assert code == 1  # the child exited on its own
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    warned = [line for line in lines if "TRACKER_SECRET_KEY is not set" in line["message"]]
+    assert [(w["level"], w["process"]) for w in warned] == (
+        [] if with_key else [("WARNING", "serve")]
+    )
+    assert any(line["message"] == "1" and line["process"] == "worker" for line in lines)
 
 
 # ----------------------------------------------------------------------------- the log stream

@@ -37,6 +37,7 @@ import orjson
 import redis
 
 from tracker.logs import Redactor
+from tracker.secretbox import startup_warning
 from tracker.settings import Settings
 
 EXIT_OK: Final = 0
@@ -51,6 +52,8 @@ FAST_QUEUES: Final = "lookups,webhooks"
 REDIS_TIMEOUT: Final = 3.0
 # prometheus_client multiprocess mode: every child writes its samples here, /metrics sums them
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+# tells the children that start-up notices (secrets stored unencrypted) are ours to say, once
+SERVE_CHILD_ENV: Final = "TRACKER_SERVE_CHILD"
 
 
 @dataclass
@@ -278,6 +281,7 @@ def _kill_group(child: Child) -> None:
 def child_env(base: Mapping[str, str], metrics_dir: str) -> dict[str, str]:
     env = dict(base)
     env[MULTIPROC_ENV] = metrics_dir
+    env[SERVE_CHILD_ENV] = "1"
     env["PYTHONUNBUFFERED"] = "1"  # lines reach the merged stream as they are written
     return env
 
@@ -299,6 +303,9 @@ def serve(
         return EXIT_UNAVAILABLE
     migrate(settings)
     stream = LogStream(out, settings.log_format == "json", Redactor.from_settings(settings))
+    warning = startup_warning(settings)
+    if warning is not None:
+        stream.say(warning, "WARNING")
     metrics_dir = tempfile.mkdtemp(prefix="tracker-metrics-")
     try:
         supervisor = Supervisor(

@@ -8,6 +8,8 @@
   parcel ids, delivery id), to every line the task logs; count polls and webhook deliveries
   from what the task returned, so the tasks themselves stay one call into tracker.service.
 - `worker_process_shutdown`: tell Prometheus' multiprocess mode the child is gone.
+- `worker_ready`: say once, in the worker's main process, that webhook secrets are stored
+  unencrypted when TRACKER_SECRET_KEY is not set (under `tracker serve`, serve says it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from celery import signals
 
 from tracker import logs, metrics
+from tracker.secretbox import startup_warning
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.workers")
@@ -54,6 +57,14 @@ def on_process_init(**_: Any) -> None:
 @signals.worker_process_shutdown.connect
 def on_process_shutdown(pid: int | None = None, **_: Any) -> None:
     metrics.process_exited(pid or os.getpid())
+
+
+@signals.worker_ready.connect
+def on_worker_ready(**_: Any) -> None:
+    settings = _settings()
+    warning = None if settings.serve_child else startup_warning(settings)
+    if warning is not None:
+        log.warning(warning)
 
 
 # ----------------------------------------------------------------------------- task context

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from celery import Celery
+from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
 from tracker import logs, metrics
@@ -118,3 +120,28 @@ def test_setup_logging_receiver_installs_json_lines(capfd: pytest.CaptureFixture
             root.addHandler(handler)
     line = orjson.loads(capfd.readouterr().err.strip().splitlines()[-1])
     assert line["logger"] == "celery.worker" and line["message"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("env", "warned"),
+    [
+        ({}, 1),
+        ({"TRACKER_SECRET_KEY": Fernet.generate_key().decode()}, 0),
+        ({"TRACKER_SERVE_CHILD": "1"}, 0),  # `tracker serve` said it already, once
+    ],
+    ids=["no-key", "key", "under-serve"],
+)
+def test_a_ready_worker_warns_once_when_secrets_are_stored_unencrypted(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], warned: int
+) -> None:
+    for name in [n for n in os.environ if n.startswith("TRACKER_") and n != "TRACKER_TEST_REDIS"]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    observability.on_worker_ready()
+    found = [
+        line
+        for line in map(orjson.loads, stream.getvalue().splitlines())
+        if "webhook signing secrets are stored unencrypted" in line["message"]
+    ]
+    assert [line["level"] for line in found] == ["WARNING"] * warned
