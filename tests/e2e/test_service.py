@@ -1,7 +1,7 @@
 """The service end to end: real Redis, a real Celery worker and beat, the simulator, and a
 local webhook receiver. An order added is polled at once; its alerts arrive signed and
-verifiable; a fake delivery raises delivery.suspect; an overdue order raises order.overdue
-without any new event."""
+verifiable (the endpoint's secret stored encrypted, opened by the worker); a fake delivery
+raises delivery.suspect; an overdue order raises order.overdue without any new event."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
@@ -16,6 +17,7 @@ from tests.e2e.conftest import CN, JOURNEY, START, parcel, scenario, service_env
 from tests.e2e.harness import Receiver, cluster, wait_for
 from tracker import webhooks
 from tracker.model import Destination, Order, Parcel
+from tracker.secretbox import SecretBox
 from tracker.sim.server import SimServer
 from tracker.store import repo
 
@@ -49,15 +51,17 @@ def test_orders_are_polled_at_once_and_alerts_arrive_signed(
         },
     )
     stuck = parcel(LATE, journey=JOURNEY[:4])
-    secret = webhooks.generate_secret()
+    secret, key = webhooks.generate_secret(), Fernet.generate_key().decode()
     with SimServer(scenario(parcel(CLEAN), fake, stuck)) as sim, Receiver() as receiver:
         with db.begin() as conn:
-            repo.create_endpoint(conn, receiver.url, secret, now=datetime.now(UTC))
+            sealed = SecretBox([key]).seal(secret)
+            repo.create_endpoint(conn, receiver.url, sealed, now=datetime.now(UTC))
         add(db, "A-clean", CLEAN)
         add(db, "A-fake", FAKE)
         overdue_at = datetime.now(UTC) + timedelta(seconds=8)
         add(db, "A-late", LATE, promised=overdue_at)
-        with cluster(service_env(db, broker, sim.env()), tmp_path) as running:
+        env = service_env(db, broker, sim.env(), TRACKER_SECRET_KEY=key)
+        with cluster(env, tmp_path) as running:
             running.worker()
             running.beat()
             confirmed = wait_for(
