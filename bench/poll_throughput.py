@@ -14,6 +14,10 @@ the README's flags) as processes. Then:
   4. changed: the same again after deleting the window's stored bodies, so every answer is a
      body not stored yet (as from a source whose answers differ from poll to poll with
      nothing new in them): parsed, event ids compared, quiet orders only rescheduled.
+  5. moved: the simulator's clock moved on by --move-hours (24): the parcels on their way
+     have new scans, the others answer as before. The mix of a running service, where most
+     parcels polled have not moved since the last poll but most batches hold one that has
+     (printed: how many parcels of the window got a new event).
 Dispatch runs here every 2 s exactly as the beat-driven task does (`polling.dispatch`, 5,000
 parcels a tick, enqueued with send_task). A parcel counts as refreshed once both its sources'
 stored answers are from this phase; the rate is taken between 10% and 90% of the window
@@ -77,6 +81,23 @@ def forget_bodies(engine: sa.Engine, ids: list[int]) -> None:
             {"ids": ids},
         )
         conn.execute(sa.text("UPDATE parcels SET bodies = NULL WHERE id = ANY(:ids)"), {"ids": ids})
+
+
+def advance_sim(base: str, hours: float) -> None:
+    import requests
+
+    reply = requests.post(f"{base}/_sim/clock", json={"advance_hours": hours}, timeout=10)
+    reply.raise_for_status()
+
+
+def moved_parcels(engine: sa.Engine, ids: list[int], since: object) -> int:
+    """How many of these parcels got a new event stored since `since`."""
+    with engine.connect() as conn:
+        query = sa.text(
+            "SELECT count(DISTINCT parcel_id) FROM events "
+            "WHERE parcel_id = ANY(:ids) AND created_at >= :since"
+        )
+        return int(conn.execute(query, {"ids": ids, "since": since}).scalar_one())
 
 
 def crossing(samples: list[tuple[float, int]], target: float) -> float:
@@ -177,6 +198,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--empty", type=int, default=5000)
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--move-hours", type=float, default=24.0)
     parser.add_argument(
         "--warm-runs", type=int, default=1, help="repeat the warm phase (to profile it)"
     )
@@ -227,6 +249,16 @@ def main() -> int:
         forget_bodies(engine, ids)
         vacuum(engine)
         results["changed"] = phase("changed", engine, app, client, ids)
+        vacuum(engine)
+        advance_sim(base, args.move_hours)
+        since = svc.utcnow()
+        results["moved"] = phase("moved", engine, app, client, ids)
+        moved = moved_parcels(engine, ids, since)
+        print(
+            f"moved: {moved} of {len(ids)} parcels ({100 * moved / len(ids):.1f}%) got a new "
+            f"event after the simulator's clock moved on {args.move_hours:g} h",
+            flush=True,
+        )
         for name, r in results.items():
             eff = r["steady"] / (empty * r["per_task"])
             verdict = "met" if r["steady"] >= TARGET else "NOT met"

@@ -215,3 +215,65 @@ def test_a_push_between_two_identical_polls_makes_the_second_one_parsed(
     outcomes = {o.source: o for o in run_due(engine, settings, guards, NOW + timedelta(hours=2))}
     assert outcomes["cainiao"].repeated
     assert not outcomes["17track"].repeated and outcomes["17track"].outcome == "ok"
+
+
+def test_in_a_batch_only_the_parcel_that_moved_is_parsed(engine: Engine, guards: Guards) -> None:
+    """Cainiao and 17TRACK answer three parcels in one body each: when one moves, the other
+    two are answered with their very parts of before and are re-stamped unparsed, while the
+    one that moved gets its new event, its new state, and a new digest."""
+    from tests.service.test_polling import CN, DE, JOURNEY, Destination, Order, Parcel
+    from tracker.store.tables import events
+
+    later_journey = [{**step, "at": step["at"] + 400} for step in JOURNEY]  # on its way at NOW
+    numbers = ["LP00512345678901", "LP00512345678902", "LP00512345678903"]
+    doc = {
+        "name": "batch",
+        "start": START.isoformat(),
+        "parcels": [
+            {"number": n, "sources": ["cainiao", "17track"], "origin": CN, "destination": DE,
+             "journey": later_journey if n == numbers[2] else JOURNEY}
+            for n in numbers
+        ],
+    }  # fmt: skip
+    with SimServer(doc) as sim:
+        sim.clock.set(NOW)
+        settings = settings_for(sim)
+        with engine.begin() as conn:
+            ids = [
+                repo.upsert_order(
+                    conn,
+                    Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
+                          NOW.date() + timedelta(days=20), parcels=(Parcel(n),)),
+                    ["cainiao", "17track"],
+                    now=NOW,
+                )[0]
+                for i, n in enumerate(numbers)
+            ]  # fmt: skip
+        first = run_due(engine, settings, guards, NOW)
+        assert sorted(o.source for o in first) == ["17track", "cainiao"]  # one batch each
+        assert all(o.parcels == 3 and o.unchanged == 0 for o in first)
+        with engine.connect() as conn:
+            parcels = {pid: repo.get_parcel(conn, pid) for pid in ids}
+            reports = {o: repo.get_order(conn, o) for o in ("A-0", "A-1", "A-2")}
+            stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+        sim.clock.set(NOW + timedelta(hours=45))  # the third parcel arrives at its destination
+        make_due(engine)
+        again = run_due(engine, settings, guards, NOW + timedelta(hours=45))
+    assert all(o.outcome == "ok" and o.unchanged == 2 and not o.repeated for o in again)
+    assert all(o.new_events == 1 for o in again)  # one new scan, reported by each source
+    with engine.connect() as conn:
+        after = {pid: repo.get_parcel(conn, pid) for pid in ids}
+        rewritten = {
+            o for o, r in reports.items() if r != repo.get_order(conn, o)
+        }  # reports re-analysed
+        count = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+    assert count == stored + 2
+    assert rewritten == {"A-2"}
+    for pid in ids:
+        old, new = parcels[pid], after[pid]
+        assert old is not None and new is not None and old.bodies and new.bodies
+        assert new.last_polled_at == NOW + timedelta(hours=45)  # every parcel was refreshed
+        seen = {r["observed_at"] for rs in (old.results or {}).values() for r in rs}
+        observed = {r["observed_at"] for rs in (new.results or {}).values() for r in rs}
+        assert len(observed) == 2 and min(observed) > max(seen)  # answers stored again
+        assert (new.bodies == old.bodies) is (pid != ids[2])

@@ -4,7 +4,8 @@
 batch inside the source's shared quota and breaker, stores the raw answer, and has every order
 it touches re-analysed (`reanalysis`): events, verdict, report, next poll time, and new alerts
 with their webhook deliveries go in ONE transaction (the outbox). A source answering with the
-very bodies the parcels were last answered with is not even parsed (`repoll.repeated`).
+very answers the parcels were last answered with is not even parsed, judged parcel by parcel
+(`repoll`: a batch answer is compared number by number where its source can cut it).
 `sweep_deadlines` re-judges, without fetching, orders whose time-driven alerts (overdue,
 deadline near, stalled) may have fallen due while nothing moved.
 """
@@ -25,7 +26,7 @@ from tracker import metrics, sources
 from tracker.errors import SourceError, UnparseableResponse
 from tracker.model import Observation, ParseResult, ParseWarning
 from tracker.service import reanalysis, repoll, scheduling
-from tracker.service.poll_writes import Written
+from tracker.service.poll_writes import PollWrites, Written
 from tracker.service.reanalysis import reanalyse_orders
 from tracker.settings import Settings
 from tracker.sources.http import SourceClient
@@ -59,7 +60,8 @@ class PollOutcome:
     new_events: int = 0
     new_alerts: int = 0
     deliveries: list[tuple[int, int]] = field(default_factory=list)
-    repeated: bool = False
+    repeated: bool = False  # nothing was parsed: every parcel was answered as last time
+    unchanged: int = 0  # parcels answered as last time (re-stamped, not parsed)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class PollOutcome:
             "new_events": self.new_events,
             "new_alerts": self.new_alerts,
             "repeated": self.repeated,
+            "unchanged": self.unchanged,
         }
 
     def took(self, written: Written) -> None:
@@ -169,27 +172,40 @@ def _store(
     settings: Settings,
     outcome: PollOutcome,
 ) -> Written:
-    """Store the answers and what they mean, in one transaction. Repeated bodies (each the
-    body every parcel it covers was last answered with by this source, `parcels.bodies`, for
-    quiet single-parcel orders) skip parsing: their events and answers are stored already."""
+    """Store the answers and what they mean, in one transaction. A parcel answered with
+    exactly what it was last answered with (its part of a batch answer, `repoll`), the quiet
+    single parcel of its order, is re-stamped and rescheduled unparsed: its events and
+    answers are stored already. The others' parts are parsed and their orders re-analysed."""
     source = outcome.source
     rows = [t.parcel for t in targets]
-    fetched = repoll.repeated(targets, observations, source)
+    cut = [sources.sections(o) for o in observations]
+    digests = repoll.answer_digests(rows, observations, cut)
+    same = repoll.unchanged(targets, digests, source)
+    moved = [r for r in rows if r.id not in same]
+    outcome.unchanged = len(same)
+    writes = PollWrites()
     with engine.begin() as conn:
-        if fetched is not None:
+        now = clock()
+        if same:
+            fetched = repoll.fetched_times(rows, observations)
+            quiet = [t for t in targets if t.parcel.id in same]
+            reanalysis.repeat(writes, quiet, fetched, source, now)
+        if not moved:
             outcome.repeated = True
-            return reanalysis.repeat(conn, targets, fetched, source, clock())
-        parsed = _parse(observations)
-        bodies = _store_observations(conn, rows, observations)
+            return writes.flush(conn, now)
+        ids = {r.id for r in moved}
+        parsed = _parse(repoll.to_parse(rows, ids, observations, cut))
+        _store_observations(conn, rows, observations)
         return reanalyse_orders(
             conn,
-            {r.order_id for r in rows},
-            clock(),
+            {r.order_id for r in moved},
+            now,
             settings,
             parsed=parsed,
-            polled={r.id for r in rows},
+            polled=ids,
             source=source,
-            bodies=bodies,
+            bodies={i: digests[i] for i in ids if i in digests},
+            writes=writes,
         )
 
 
@@ -206,15 +222,11 @@ def _parse(observations: Sequence[Observation]) -> list[tuple[Observation, Parse
 
 def _store_observations(
     conn: Connection, rows: Sequence[ParcelRow], observations: Sequence[Observation]
-) -> dict[int, str]:
-    """Store each answer linked to the parcels it covers; returns each parcel's last body."""
-    bodies: dict[int, str] = {}
+) -> None:
+    """Store each answer whole (it is the evidence), linked to the parcels it covers."""
     for observation in observations:
-        digest = observation.sha256
         covered = repoll.covered(rows, observation)
-        evidence.store_observation(conn, covered, observation, sha256=digest)
-        bodies.update(dict.fromkeys(covered, digest))
-    return bodies
+        evidence.store_observation(conn, covered, observation, sha256=observation.sha256)
 
 
 def _failed(

@@ -30,22 +30,20 @@ from tracker.store.polling import PollTarget
 
 
 def repeat(
-    conn: Connection,
+    writes: PollWrites,
     targets: Sequence[PollTarget],
     fetched: Mapping[int, datetime],
     source: str,
     now: datetime,
-) -> Written:
-    """A poll whose every answer repeats the body the parcels were last answered with
-    (`repoll.repeated` said so): re-stamp and reschedule each parcel from stored state,
-    unparsed, without reading anything more."""
-    writes = PollWrites()
+) -> None:
+    """Plan the writes of parcels answered with the very part of an answer they were last
+    answered with (`repoll.unchanged` said so): re-stamp and reschedule each from stored
+    state, unparsed, without reading anything more."""
     for target in targets:
         row = target.parcel
         writes.parcel(repoll.restamped(row, source, fetched[row.id]))
         confirmed = scheduling.confirmed(row, now)
         writes.parcel(repoll.schedule_stored(target.order, row, now, confirmed))
-    return writes.flush(conn, now)
 
 
 def reanalyse_orders(
@@ -58,8 +56,10 @@ def reanalyse_orders(
     polled: set[int] | None = None,
     source: str | None = None,
     bodies: Mapping[int, str] | None = None,
+    writes: PollWrites | None = None,
 ) -> Written:
-    """`bodies`: the sha256 of the body `source` just answered each parcel with."""
+    """`bodies`: the digest of what `source` just answered each parcel with
+    (`repoll.answer_digests`). `writes`: writes planned already, flushed with these."""
     orders = polling.orders_by_id(conn, order_ids)
     parcel_rows = polling.parcels_of_orders(conn, order_ids)
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
@@ -68,7 +68,8 @@ def reanalyse_orders(
     by_order: dict[str, list[ParcelRow]] = defaultdict(list)
     for row in parcel_rows:
         by_order[row.order_id].append(row)
-    writes, changed = PollWrites(), []
+    writes = PollWrites() if writes is None else writes
+    changed: list[str] = []
     for order_id, order_row in sorted(orders.items()):
         rows = by_order[order_id]
         new = _new_events(rows, models, fresh, known)

@@ -10,19 +10,23 @@ closing) is the deadline sweep's job, which re-analyses orders at their `next_ch
 Only single-parcel orders already analysed once take this path: the parcel's verdict is then
 the order's stored verdict.
 
-A repeated answer goes further: when a source answers with the very body (same sha256) each
-parcel's stored answers were read from, the same bytes mean the same events and results, so
-the poll is not even parsed: the stored answers are re-stamped with the fetch time and the
-parcels rescheduled as above. A body newly covering a parcel (never linked to it) is parsed.
+A repeated answer goes further: when a source answers a parcel with the very bytes its stored
+answers were read from, the same bytes mean the same events and results, so they are not even
+parsed: the stored answers are re-stamped with the fetch time and the parcel rescheduled as
+above. "The same bytes" is judged per parcel: a batch answer its source can cut by number
+(`sources.sections`: Cainiao, 17TRACK) is compared part by part, so one parcel that moved has
+only its own part parsed, not its 9 (Cainiao) or 39 (17TRACK) neighbours'. Other answers are
+compared whole. A parcel answered with something it was never answered with is parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from hashlib import sha256
 from typing import Any
 
-from tracker import cadence, deadlines
+from tracker import cadence, deadlines, sources
 from tracker.model import NumberResult, Observation, Status, Verdict
 from tracker.store import polling
 from tracker.store.orders import OrderRow, ParcelRow, SetKey, next_poll_values
@@ -82,33 +86,78 @@ def covered(rows: Sequence[ParcelRow], observation: Observation) -> list[int]:
     return found or [r.id for r in rows]
 
 
-def repeated(
-    targets: Sequence[PollTarget], observations: Sequence[Observation], source: str
-) -> dict[int, datetime] | None:
-    """When every answer is the body each parcel it covers was last answered with (the
-    targets' `latest_body`), and each parcel is the quiet single parcel of an analysed order,
-    each parcel's new fetch time; else None (parse). The order rows are those read before
-    the fetch: an order updated meanwhile is due for a check (`upsert_order`), and the
-    deadline sweep re-judges it with the update."""
-    rows = [t.parcel for t in targets]
-    latest = {t.parcel.id: t.latest_body for t in targets}
+def answer_digests(
+    rows: Sequence[ParcelRow],
+    observations: Sequence[Observation],
+    cut: Sequence[sources.Sections | None],
+) -> dict[int, str]:
+    """Each parcel's digest of what this poll answered about it: of its own parts of a batch
+    answer cut by number (`cut`, from `sources.sections`), else of the whole body covering it.
+    A parcel no answer covers has none."""
+    found: dict[int, list[str]] = {}
+    for observation, sections in zip(observations, cut, strict=True):
+        if sections is None:
+            digest = observation.sha256  # hashes the whole body: once per answer
+            for parcel_id in covered(rows, observation):
+                found.setdefault(parcel_id, []).append(digest)
+            continue
+        for row in rows:
+            for number in (row.tracking_number, *row.other_numbers):
+                if number in sections.digests:
+                    found.setdefault(row.id, []).append(sections.digests[number])
+    return {
+        parcel_id: parts[0] if len(parts) == 1 else sha256("\n".join(parts).encode()).hexdigest()
+        for parcel_id, parts in found.items()
+    }
+
+
+def unchanged(targets: Sequence[PollTarget], digests: Mapping[int, str], source: str) -> set[int]:
+    """The parcels answered with exactly what they were last answered with (the targets'
+    `latest_body`), each the quiet single parcel of an analysed order: their events and
+    answers are stored already, so they are re-stamped and rescheduled unparsed. The order
+    rows are those read before the fetch: an order updated meanwhile is due for a check
+    (`upsert_order`), and the deadline sweep re-judges it with the update."""
+    return {
+        t.parcel.id
+        for t in targets
+        if t.latest_body is not None
+        and digests.get(t.parcel.id) == t.latest_body
+        and source in (t.parcel.results or {})
+        and t.order_parcels == 1
+        and quiet(t.order, [t.parcel], 0, False)
+    }
+
+
+def fetched_times(
+    rows: Sequence[ParcelRow], observations: Sequence[Observation]
+) -> dict[int, datetime]:
+    """When each parcel was last answered (the newest answer covering it)."""
     fetched: dict[int, datetime] = {}
     for observation in observations:
-        digest = observation.sha256  # hashes the whole body: once per answer
         for parcel_id in covered(rows, observation):
-            if latest.get(parcel_id) != digest:
-                return None
-            fetched[parcel_id] = max(
-                observation.fetched_at, fetched.get(parcel_id, observation.fetched_at)
-            )
-    if not observations or len(fetched) != len(rows):
-        return None  # a parcel no answer covers: let the full path decide
-    for target in targets:
-        if source not in (target.parcel.results or {}) or target.order_parcels != 1:
-            return None
-        if not quiet(target.order, [target.parcel], 0, False):
-            return None
+            when = observation.fetched_at
+            fetched[parcel_id] = max(when, fetched.get(parcel_id, when))
     return fetched
+
+
+def to_parse(
+    rows: Sequence[ParcelRow],
+    moved: Collection[int],
+    observations: Sequence[Observation],
+    cut: Sequence[sources.Sections | None],
+) -> list[Observation]:
+    """What to parse for the parcels `moved` (not `unchanged`): a batch answer cut by number
+    narrowed to their numbers (not at all if it names none of them), any other answer whole
+    if it covers one of them."""
+    numbers = {n for r in rows if r.id in moved for n in (r.tracking_number, *r.other_numbers)}
+    chosen = []
+    for observation, sections in zip(observations, cut, strict=True):
+        if sections is None:
+            if any(parcel_id in moved for parcel_id in covered(rows, observation)):
+                chosen.append(observation)
+        elif mine := numbers & sections.digests.keys():
+            chosen.append(sections.narrowed(mine))
+    return chosen
 
 
 def restamped(row: ParcelRow, source: str, fetched_at: datetime) -> dict[str, Any]:

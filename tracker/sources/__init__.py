@@ -7,10 +7,15 @@ imports the XML or HTTP machinery of the others.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
+from tracker.errors import UnparseableResponse
 from tracker.model import SOURCE_NAMES, Observation, ParseResult, SourceEvent, format_offset
+from tracker.sources._parse import load_json
+from tracker.sources._sections import digests
 from tracker.sources.base import SourceModule, SourceSpec
 
 _MODULE_NAMES: dict[str, str] = {
@@ -52,6 +57,50 @@ def spec(name: str) -> SourceSpec:
 def parse(observation: Observation) -> ParseResult:
     """Parse one observation with its source's parser."""
     return module(observation.source).parse(observation)
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """A batch answer cut by number (`sections`): each number's digest, and the answer
+    narrowed to some numbers for parsing."""
+
+    observation: Observation
+    body: Any
+    digests: Mapping[str, str]  # number -> sha256 of its part
+
+    def narrowed(self, numbers: Collection[str]) -> Observation:
+        """The observation as if only `numbers` had been asked for (its decoded body cut to
+        their parts): what parsing it gives them is what parsing the whole answer gives."""
+        kept = tuple(n for n in self.observation.numbers if n in numbers)
+        if len(kept) == len(self.observation.numbers):
+            return self.observation
+        narrow = cast(_Splitter, module(self.observation.source)).narrow
+        return replace(self.observation, payload=narrow(self.body, kept), numbers=kept)
+
+
+class _Splitter(Protocol):
+    def split(self, body: Any, requested: Sequence[str]) -> Mapping[str, Any] | None: ...
+
+    def narrow(self, body: Any, numbers: Collection[str]) -> Any: ...
+
+
+def sections(observation: Observation) -> Sections | None:
+    """The answer cut by number, when its source can cut it (`_sections`: Cainiao, 17TRACK)
+    and it has the shape that allows it; else None (the answer is one indivisible body)."""
+    mod = module(observation.source)
+    if not observation.numbers or not hasattr(mod, "split"):
+        return None
+    try:
+        body = load_json(observation)
+    except UnparseableResponse:
+        return None
+    parts = cast(_Splitter, mod).split(body, observation.numbers)
+    if parts is None:
+        return None
+    return Sections(observation, body, digests(observation.source, parts))
 
 
 # ----------------------------------------------------------------------------- serialisation

@@ -10,7 +10,7 @@ with an empty `detailList`: a value (not found, pending), not an error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from tracker.errors import UnparseableResponse
@@ -28,6 +28,7 @@ from tracker.quickbuild import quick
 from tracker.sources import _parse as p
 from tracker.sources._answers import Answer, assemble, dump_raw, guard, sub
 from tracker.sources._offsets import parse_offset
+from tracker.sources._sections import by_number, keep
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
 
@@ -217,6 +218,20 @@ def parse(observation: Observation) -> ParseResult:
         ]
     events, results, warns = assemble(SOURCE, observation.numbers, answers, warnings)
     return ParseResult(events=events, results=results, warnings=warns)
+
+
+def split(body: Any, requested: Sequence[str]) -> dict[str, list[Any]] | None:
+    """Each requested number's `module` items (`_sections`): only for a successful answer
+    whose items name exactly the numbers asked for."""
+    if not isinstance(body, dict) or body.get("success") is not True:
+        return None
+    modules = body.get("module")
+    return by_number(modules, "mailNo", requested) if isinstance(modules, list) else None
+
+
+def narrow(body: dict[str, Any], numbers: Collection[str]) -> dict[str, Any]:
+    """The answer with only the `module` items of `numbers` (a body `split` accepted)."""
+    return {**body, "module": keep(body["module"], "mailNo", numbers)}
 
 
 def _answer(module: dict[str, Any], index: int, warnings: list[ParseWarning]) -> Answer:

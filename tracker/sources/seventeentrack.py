@@ -13,7 +13,7 @@ judge's job (rule text_contradiction), and the raw text is kept for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +35,7 @@ from tracker.sources import _seventeentrack_profile as profile
 from tracker.sources._answers import Answer, assemble, dump_raw, guard, sub
 from tracker.sources._iso3 import country_code
 from tracker.sources._offsets import parse_offset
+from tracker.sources._sections import by_number, keep
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
 
@@ -184,6 +185,60 @@ def _v2(body: dict[str, Any], warnings: list[ParseWarning]) -> list[Answer]:
     for i, item in enumerate(p.get_list(SOURCE, data, "rejected", "data")):
         answers.append(_rejected(p.need(SOURCE, item, f"data.rejected[{i}]", dict), i))
     return answers
+
+
+# Parts of track_info that `parse` never reads and that change with the calendar alone
+# (days_after_last_update grows every day): left out of a number's digest, so a parcel that
+# did not move is not parsed again because a day passed.
+_UNREAD_VOLATILE = ("time_metrics",)
+
+
+def split(body: Any, requested: Sequence[str]) -> dict[str, list[Any]] | None:
+    """Each requested number's accepted/rejected items, tagged, as digested (`_sections`):
+    only for a successful gettrackinfo answer whose items name exactly the numbers asked for."""
+    if not isinstance(body, dict) or "event" in body or "Json" in body:
+        return None
+    data = body.get("data")
+    if type(body.get("code")) is not int or body["code"] != 0 or not isinstance(data, dict):
+        return None
+    accepted, rejected = _list(data, "accepted"), _list(data, "rejected")
+    if accepted is None or rejected is None:
+        return None
+    tagged = [("accepted", i) for i in accepted] + [("rejected", i) for i in rejected]
+    if by_number([item for _, item in tagged], "number", requested) is None:
+        return None
+    parts: dict[str, list[Any]] = {number: [] for number in requested}
+    for tag, item in tagged:  # tagged: an item moving from accepted to rejected is new
+        parts[item["number"]].append([tag, _digestible(item) if tag == "accepted" else item])
+    return parts
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any] | None:
+    """`data[key]` as `parse` reads it (absent or null: empty), None if not a list."""
+    value = data.get(key)
+    if value is None:
+        return []
+    return value if isinstance(value, list) else None
+
+
+def _digestible(item: Any) -> Any:
+    info = item.get("track_info") if isinstance(item, dict) else None
+    if not isinstance(info, dict) or not any(k in info for k in _UNREAD_VOLATILE):
+        return item
+    return {**item, "track_info": {k: v for k, v in info.items() if k not in _UNREAD_VOLATILE}}
+
+
+def narrow(body: dict[str, Any], numbers: Collection[str]) -> dict[str, Any]:
+    """The answer with only the items of `numbers` (a body `split` accepted)."""
+    data = body["data"]
+    return {
+        **body,
+        "data": {
+            **data,
+            "accepted": keep(_list(data, "accepted") or [], "number", numbers),
+            "rejected": keep(_list(data, "rejected") or [], "number", numbers),
+        },
+    }
 
 
 def _number(item: Mapping[str, Any], path: str) -> str:
