@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from tracker import logs, pipeline
@@ -118,7 +117,7 @@ def _quiet_repoll(
 
 def event_id(parcel_id: int, event: SourceEvent) -> str:
     """Deterministic: the same report of the same event for the same parcel, the same id."""
-    data = orjson.dumps(evidence.event_to_data(event), option=orjson.OPT_SORT_KEYS)
+    data = evidence.event_json(event)
     return hashlib.sha256(str(parcel_id).encode() + b"\x00" + data).hexdigest()[:32]
 
 

