@@ -273,6 +273,35 @@ def test_serve_alone_warns_once_that_secrets_are_stored_unencrypted(
     assert any(line["message"] == "1" and line["process"] == "worker" for line in lines)
 
 
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "key"])
+def test_the_api_alone_warns_that_secrets_are_stored_unencrypted(
+    env: dict[str, str], with_key: bool
+) -> None:
+    """`tracker api` stores new endpoint secrets: run on its own, it says so too."""
+    if with_key:
+        env = {**env, "TRACKER_SECRET_KEY": Fernet.generate_key().decode()}
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "api"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if line.startswith("tracker api on"):
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert any(line.startswith("tracker api on") for line in lines), lines
+    warned = [line for line in lines if "TRACKER_SECRET_KEY is not set" in line]
+    assert len(warned) == (0 if with_key else 1), lines
+
+
 # ----------------------------------------------------------------------------- the log stream
 
 

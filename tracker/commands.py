@@ -243,11 +243,13 @@ def create_token(settings: Settings, name: str) -> tuple[int, str]:
 def run_api(settings: Settings, echo: Callable[[str], None]) -> None:
     """Serve the API with uvicorn (the caller has checked Redis)."""
     import importlib
+    import logging
 
     import uvicorn
 
     from tracker import logs
     from tracker.api import create_app
+    from tracker.secretbox import startup_warning
 
     # By name: the library does not depend on the Celery shell (workers/), only this entry
     # point does, and it hands the queue in.
@@ -255,6 +257,11 @@ def run_api(settings: Settings, echo: Callable[[str], None]) -> None:
     open_engine(settings).dispose()  # a fresh database gets its schema before requests come
     app = create_app(settings, queue)
     logs.configure(settings)
+    # the API is where new endpoint secrets are stored: say so here too (`tracker serve`
+    # says it once for all its children)
+    warning = None if settings.serve_child else startup_warning(settings)
+    if warning is not None:
+        logging.getLogger("tracker.api").warning(warning)
     echo(f"tracker api on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
     uvicorn.run(
         app,
