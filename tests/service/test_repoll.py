@@ -277,3 +277,49 @@ def test_in_a_batch_only_the_parcel_that_moved_is_parsed(engine: Engine, guards:
         observed = {r["observed_at"] for rs in (new.results or {}).values() for r in rs}
         assert len(observed) == 2 and min(observed) > max(seen)  # answers stored again
         assert (new.bodies == old.bodies) is (pid != ids[2])
+
+
+def test_polling_one_parcel_of_an_order_keeps_its_siblings_answers(
+    engine: Engine, guards: Guards
+) -> None:
+    """An order of two parcels, each polled on its own schedule: the poll of one must not
+    drop what the sources answered about the other (nor judge the order without it)."""
+    from tests.service.test_polling import CN, DE, JOURNEY, Destination, Order, Parcel
+
+    numbers = ["LP00512345678901", "LP00512345678902"]
+    doc = {
+        "name": "two-parcels",
+        "start": START.isoformat(),
+        "parcels": [
+            {"number": n, "sources": ["cainiao", "17track"], "origin": CN, "destination": DE,
+             "journey": JOURNEY}
+            for n in numbers
+        ],
+    }  # fmt: skip
+    with SimServer(doc) as sim:
+        sim.clock.set(NOW)
+        settings = settings_for(sim)
+        parcels = tuple(Parcel(n) for n in numbers)
+        promised = NOW.date() + timedelta(days=20)
+        order = Order("A-1", Destination("DE", "10115", "Berlin"), START, promised, parcels=parcels)
+        with engine.begin() as conn:
+            first, second = repo.upsert_order(conn, order, ["cainiao", "17track"], now=NOW)
+        run_due(engine, settings, guards, NOW)
+        with engine.connect() as conn:
+            before = repo.get_parcel(conn, second)
+            report = repo.get_order(conn, "A-1")
+        assert before is not None and sorted(before.results or {}) == ["17track", "cainiao"]
+        with engine.begin() as conn:  # only the first parcel is due
+            conn.execute(
+                sa.text("UPDATE parcels SET next_poll_at = :t WHERE id = :p"),
+                {"t": START, "p": first},
+            )
+        sim.clock.set(NOW + timedelta(hours=1))
+        outcomes = run_due(engine, settings, guards, NOW + timedelta(hours=1))
+    assert outcomes and all(o.parcels == 1 and o.outcome == "ok" for o in outcomes)
+    with engine.connect() as conn:
+        after = repo.get_parcel(conn, second)
+        again = repo.get_order(conn, "A-1")
+    assert after is not None and after.results == before.results
+    assert report is not None and again is not None
+    assert (again.status, again.verdict) == (report.status, report.verdict)

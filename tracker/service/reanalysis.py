@@ -57,8 +57,11 @@ def reanalyse_orders(
     bodies: Mapping[int, str] | None = None,
     writes: PollWrites | None = None,
 ) -> Written:
-    """`bodies`: the digest of what `source` just answered each parcel with
-    (`repoll.answer_digests`). `writes`: writes planned already, flushed with these."""
+    """`bodies`: the parcels `source` just answered, each with the digest of its answer
+    (`repoll.answer_digests`): only their answers of `source` are replaced; the order's other
+    parcels (polled on their own schedule) keep theirs. `writes`: writes planned already,
+    flushed with these."""
+    answered = set(bodies or ())
     orders = polling.orders_by_id(conn, order_ids)
     parcel_rows = polling.parcels_of_orders(conn, order_ids)
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
@@ -74,14 +77,16 @@ def reanalyse_orders(
         new = _new_events(rows, models, fresh, known)
         writes.events += new
         if source is None or not _quiet_repoll(
-            writes, order_row, rows, models, fresh, source, len(new), polled or set(), now
+            writes, order_row, rows, models, fresh, source, len(new), answered, polled, now
         ):
             changed.append(order_id)
     stored = evidence.events_for_parcels(conn, [r.id for o in changed for r in by_order[o]])
     for order_id in changed:
         with logs.bind(order_id=order_id):
             rows, order_row = by_order[order_id], orders[order_id]
-            analysis = _analyse(order_row, rows, models, stored, fresh, source, now, settings)
+            analysis = _analyse(
+                order_row, rows, models, stored, fresh, source, answered, now, settings
+            )
             _plan_analysis(writes, order_row, rows, analysis, now, polled or set())
     if source is not None:
         for parcel_id, digest in (bodies or {}).items():
@@ -97,20 +102,23 @@ def _quiet_repoll(
     fresh: pipeline.Routed,
     source: str,
     new_events: int,
-    polled: set[int],
+    answered: set[int],
+    polled: set[int] | None,
     now: datetime,
 ) -> bool:
-    """Store the source's answers; if the order is quiet (see `repoll`), reschedule it from
-    stored state and return True (no re-analysis needed)."""
+    """Store the source's answers of the parcels it `answered`; if the order is quiet (see
+    `repoll`), reschedule it from stored state and return True (no re-analysis needed)."""
     changed = False
     for row in rows:
+        if row.id not in answered:
+            continue  # another parcel of the order, not asked about in this poll
         results = fresh.results[models[row.id]]
         changed = changed or repoll.results_changed(row, source, results)
         writes.parcel(polling.results_values(row, source, results))
     if not repoll.quiet(order_row, rows, new_events, changed):
         return False
     row = rows[0]
-    if row.id in polled:
+    if row.id in (polled or ()):
         writes.parcel(repoll.schedule_stored(order_row, row, now, scheduling.confirmed(row, now)))
     return True
 
@@ -146,6 +154,7 @@ def _analyse(
     stored: dict[int, list[evidence.EventRow]],
     fresh: pipeline.Routed,
     source: str | None,
+    answered: set[int],
     now: datetime,
     settings: Settings,
 ) -> pipeline.Analysis:
@@ -157,8 +166,10 @@ def _analyse(
         for event in fresh.events.get(parcel, []):
             known.setdefault(event_id(row.id, event), event)
         events[parcel] = list(known.values())
-        kept = [r for r in polling.stored_results(row) if r.source != source]
-        results[parcel] = kept + list(fresh.results.get(parcel, []))
+        stored_results = polling.stored_results(row)
+        if row.id in answered:  # `source` answered it again: its new answers replace the old
+            stored_results = [r for r in stored_results if r.source != source]
+        results[parcel] = stored_results + list(fresh.results.get(parcel, []))
     order: Order = polling.order_value(order_row, rows)
     routed = pipeline.Routed(events, results, list(fresh.warnings))
     alert_settings = AlertSettings(
