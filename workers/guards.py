@@ -50,13 +50,15 @@ class SourceGuard:
     def cooldown_key(self) -> str:
         return f"tracker:cooldown:{self.source}"
 
-    def wait_time(self) -> float:
-        """0 if a call may go now (and takes a slot), else seconds until one may."""
+    def wait_time(self, calls: int = 1) -> float:
+        """0 if `calls` calls may go now (and takes their slots), else seconds until they
+        may. More calls than the window holds (a task planned under a larger quota) take the
+        whole window rather than waiting for ever."""
         cooldown = self.client.pttl(self.cooldown_key)
         if isinstance(cooldown, int) and cooldown > 0:
             return cooldown / 1000
         item = _item(self.limit)
-        if self.limiter.hit(item, "source", self.source):
+        if self.limiter.hit(item, "source", self.source, cost=min(calls, item.amount)):
             return 0.0
         stats = self.limiter.get_window_stats(item, "source", self.source)
         return max(0.01, stats.reset_time - time.time())

@@ -18,7 +18,7 @@ from tracker.settings import Settings
 from tracker.sim.server import SimServer
 from tracker.sources.http import NO_RETRY, SourceClient
 from tracker.store import repo
-from tracker.store.tables import alerts, events, observations, webhook_deliveries
+from tracker.store.tables import alerts, events, observations, parcels, webhook_deliveries
 from workers.guards import Guards
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -120,6 +120,51 @@ def test_dispatch_plans_one_batch_per_source_within_batch_sizes(engine: Engine) 
     plan = polling.plan(rows, lambda name: sources.spec(name).batch_size)
     sizes = {s: [len(ids) for src, ids in plan if src == s] for s in ("cainiao", "17track")}
     assert sizes == {"cainiao": [10, 10, 5], "17track": [25]}
+
+
+def test_a_poll_task_asks_for_as_many_numbers_as_the_quota_allows_at_once() -> None:
+    published = Settings.from_env({})
+    assert polling.task_size("cainiao", published) == 10  # 1 call per 5 s: one call a task
+    assert polling.task_size("17track", published) == 40  # 40 numbers a call
+    assert polling.task_size("aftership", published) == 4  # one a call: at most 4 calls
+    generous = Settings.from_env({"TRACKER_CAINIAO_RATE": "100/1", "TRACKER_17TRACK_RATE": "1/1"})
+    assert polling.task_size("cainiao", generous) == 40  # 4 calls of 10
+    assert polling.task_size("17track", generous) == 40
+    assert polling.task_size("cainiao", Settings.from_env({"TRACKER_CAINIAO_RATE": "2/1"})) == 20
+
+
+def test_a_task_of_several_calls_polls_every_parcel_and_keeps_each_answer(
+    engine: Engine, guards: Guards
+) -> None:
+    """25 parcels due with a Cainiao quota of several calls at once: one task, three calls
+    of at most 10 numbers, each answer stored and every parcel refreshed."""
+    doc = {
+        "name": "many",
+        "start": START.isoformat(),
+        "parcels": [
+            {"number": f"LP005123456789{i:02d}", "sources": ["cainiao"], "origin": CN,
+             "destination": DE, "journey": JOURNEY}
+            for i in range(25)
+        ],
+    }  # fmt: skip
+    with SimServer(doc) as server:
+        server.clock.set(NOW)
+        settings = Settings.from_env(
+            {**server.env(), "TRACKER_SOURCES": "cainiao", "TRACKER_CAINIAO_RATE": "100/1"}
+        )
+        with engine.begin() as conn:
+            for i in range(25):
+                order = Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
+                              NOW.date(), parcels=(Parcel(f"LP005123456789{i:02d}"),))  # fmt: skip
+                repo.upsert_order(conn, order, ["cainiao"], now=NOW)
+        outcomes = run_due(engine, settings, guards, NOW)
+        calls = server.stats["by_source"]["cainiao"]
+    assert [(o.source, o.parcels, o.outcome) for o in outcomes] == [("cainiao", 25, "ok")]
+    assert calls == 3
+    assert count(engine, observations) == 3
+    with engine.connect() as conn:
+        polled = [r[0] for r in conn.execute(sa.select(parcels.c.last_polled_at))]
+    assert polled == [NOW] * 25
 
 
 def test_a_poll_stores_evidence_verdict_alert_and_next_poll(
@@ -291,7 +336,7 @@ def test_a_push_is_analysed_at_once_like_a_poll(engine: Engine) -> None:
 class _Waiting:
     """A source guard whose quota is used up: the poll must wait, not fetch."""
 
-    def wait_time(self) -> float:
+    def wait_time(self, calls: int = 1) -> float:
         return 5.0
 
     def call(self, func: Any) -> Any:

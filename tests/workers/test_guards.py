@@ -61,6 +61,17 @@ def test_denied_call_says_how_long_to_wait(guards: Guards) -> None:
     assert 0 < wait <= 1.0
 
 
+def test_a_task_of_several_calls_takes_a_slot_per_call(guards: Guards) -> None:
+    guard = guards["17track"]  # 3 calls a second
+    assert guard.wait_time(2) == 0  # two calls granted together
+    assert guard.wait_time(2) > 0  # one slot left: two calls must wait
+    assert guard.wait_time(1) == 0  # one still may go
+    assert guard.wait_time() > 0
+    time.sleep(1.1)
+    # more calls than the window holds take the whole window rather than wait for ever
+    assert guard.wait_time(5) == 0 and guard.wait_time(1) > 0
+
+
 def test_429_sets_a_cooldown_every_worker_sees(guards: Guards) -> None:
     def limited() -> None:
         raise RateLimited("cainiao", "HTTP 429", retry_after=3)

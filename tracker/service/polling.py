@@ -29,6 +29,7 @@ from tracker.service import reanalysis, repoll, scheduling
 from tracker.service.poll_writes import PollWrites, Written
 from tracker.service.reanalysis import reanalyse_orders
 from tracker.settings import Settings
+from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
 from tracker.store import evidence, polling
 from tracker.store.orders import ParcelRow, claim_due_parcels, set_next_poll
@@ -37,6 +38,12 @@ log = logging.getLogger("tracker.polling")
 T = TypeVar("T")
 
 DISPATCH_LIMIT = 5000
+# A poll task asks a source for about this many numbers: several calls of a source whose
+# batches are smaller (Cainiao: 10 a call) when its quota allows them at once, so that a
+# task's fixed cost (the queue, the read before the fetch, the commit) is shared by more
+# parcels. At most MAX_CALLS_PER_TASK calls: one failing call reschedules the whole task.
+TASK_NUMBERS = 40
+MAX_CALLS_PER_TASK = 4
 POLL_LEASE = timedelta(minutes=5)  # a claimed parcel comes back if its worker never reports
 CHECK_LIMIT = 1000
 
@@ -46,7 +53,7 @@ Enqueue = Callable[[int, int], None]  # (delivery_id, attempts) -> the deliver t
 class Guard(Protocol):
     """The shared quota and breaker of one source (workers.guards.SourceGuard)."""
 
-    def wait_time(self) -> float: ...
+    def wait_time(self, calls: int = 1) -> float: ...
 
     def call(self, func: Callable[[], T]) -> T: ...
 
@@ -83,18 +90,31 @@ class PollOutcome:
 # ----------------------------------------------------------------------------- dispatch
 
 
+def calls_per_task(spec: SourceSpec, limit: RateLimit) -> int:
+    """How many calls of a source one poll task makes (see TASK_NUMBERS): never more than its
+    quota's window holds, so a task's calls can always be granted together."""
+    return max(1, min(MAX_CALLS_PER_TASK, TASK_NUMBERS // spec.batch_size, limit.calls))
+
+
+def task_size(source: str, settings: Settings) -> int:
+    """How many numbers one poll task of `source` asks for."""
+    spec = sources.spec(source)
+    limit = settings.rate_limits.get(source, spec.rate_limit)
+    return spec.batch_size * calls_per_task(spec, limit)
+
+
 def plan(
-    parcels: Iterable[ParcelRow], batch_size: Callable[[str], int]
+    parcels: Iterable[ParcelRow], task_numbers: Callable[[str], int]
 ) -> list[tuple[str, list[int]]]:
-    """Group due parcels by source and cut each group into batches of at most the source's
-    batch size in numbers (a parcel with a second number counts twice)."""
+    """Group due parcels by source and cut each group into tasks of at most the source's
+    task size in numbers (`task_size`; a parcel with a second number counts twice)."""
     by_source: dict[str, list[ParcelRow]] = defaultdict(list)
     for parcel in parcels:
         for source in parcel.sources:
             by_source[source].append(parcel)
     batches: list[tuple[str, list[int]]] = []
     for source in sorted(by_source):
-        limit, used = batch_size(source), 0
+        limit, used = task_numbers(source), 0
         current: list[int] = []
         for parcel in by_source[source]:
             size = 1 + len(parcel.other_numbers)
@@ -118,7 +138,7 @@ def dispatch(
     """Lease due parcels and enqueue one poll per source batch; returns how many parcels."""
     with engine.begin() as conn:
         due = claim_due_parcels(conn, now, limit, lease=POLL_LEASE)
-    for source, ids in plan(due, lambda name: sources.spec(name).batch_size):
+    for source, ids in plan(due, lambda name: task_size(name, settings)):
         enqueue(source, ids)
     return len(due)
 
@@ -144,13 +164,14 @@ def poll(
     outcome = PollOutcome(source, len(rows), "ok")
     if not rows:
         return outcome
-    wait = guard.wait_time()
+    numbers = list(dict.fromkeys(n for r in rows for n in (r.tracking_number, *r.other_numbers)))
+    batch = sources.spec(source).batch_size
+    wait = guard.wait_time(-(-len(numbers) // batch))  # one slot of the quota per call
     if wait > 0:
         metrics.RATE_LIMIT_WAITS.labels(source=source).inc()
         _reschedule(engine, rows, clock() + timedelta(seconds=wait) * random.uniform(1, 1.5))
         outcome.outcome = "rate_limited"
         return outcome
-    numbers = list(dict.fromkeys(n for r in rows for n in (r.tracking_number, *r.other_numbers)))
     try:
         observations = guard.call(lambda: sources.module(source).fetch(client, numbers))
     except SourceError as exc:
