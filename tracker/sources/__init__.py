@@ -75,8 +75,8 @@ class Sections:
         """The observation as if only `numbers` had been asked for (its decoded body cut to
         their parts): what parsing it gives them is what parsing the whole answer gives."""
         kept = tuple(n for n in self.observation.numbers if n in numbers)
-        if len(kept) == len(self.observation.numbers):
-            return self.observation
+        if len(kept) == len(self.observation.numbers):  # all of it, decoded once already
+            return replace(self.observation, payload=self.body)
         narrow = cast(_Splitter, module(self.observation.source)).narrow
         return replace(self.observation, payload=narrow(self.body, kept), numbers=kept)
 
