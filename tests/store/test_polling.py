@@ -128,3 +128,31 @@ def test_an_updated_order_is_due_for_a_check_at_once(conn: Connection) -> None:
     confirmed = dataclasses.replace(make_order("A-1", "LP1"), confirmed_at=NOW + minutes(5))
     repo.upsert_order(conn, confirmed, ["cainiao"], now=NOW + minutes(5))
     assert polling.claim_due_checks(conn, NOW + minutes(5), 10) == ["A-1"]
+
+
+def test_many_parcel_rows_written_at_once_read_back_exactly(conn: Connection) -> None:
+    """`update_many` (one statement per group on PostgreSQL, values as one JSON document):
+    awkward texts, microseconds, JSON null, a JSON key set among others, rows of two shapes."""
+    from tracker.store._sql import SetKey, update_many
+    from tracker.store.tables import parcels
+
+    ids = [add_order(conn, f"A-{i}", f"LP{i:014d}")[0] for i in range(3)]
+    when = datetime(2026, 12, 4, 19, 30, 1, 123456, tzinfo=UTC)
+    awkward = 'quote " backslash \\ brace { } comma , unicode é 中 \u2028 tab\t'
+    rows = [
+        {"id": ids[2], "status": awkward, "next_poll_at": when, "poll_failures": 3,
+         "results": SetKey("cainiao", [{"message": awkward, "n": 1}])},
+        {"id": ids[0], "status": "in_transit", "next_poll_at": None, "poll_failures": 0,
+         "results": SetKey("17track", [])},
+        {"id": ids[1], "bodies": {"cainiao": awkward}, "results": None},
+    ]  # fmt: skip
+    update_many(conn, parcels, [{"id": ids[0], "results": SetKey("cainiao", [{"a": None}])}])
+    update_many(conn, parcels, rows)
+    got = {pid: repo.get_parcel(conn, pid) for pid in ids}
+    first, second, third = (got[pid] for pid in ids)
+    assert first is not None and second is not None and third is not None
+    assert third.status == awkward and third.next_poll_at == when and third.poll_failures == 3
+    assert third.results == {"cainiao": [{"message": awkward, "n": 1}]}
+    assert first.next_poll_at is None and first.status == "in_transit"
+    assert first.results == {"cainiao": [{"a": None}], "17track": []}  # the key set kept
+    assert second.bodies == {"cainiao": awkward} and second.results is None
