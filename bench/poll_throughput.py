@@ -100,6 +100,13 @@ def moved_parcels(engine: sa.Engine, ids: list[int], since: object) -> int:
         return int(conn.execute(query, {"ids": ids, "since": since}).scalar_one())
 
 
+def evidence_bytes(engine: sa.Engine) -> int:
+    """The stored answers' size on disk (table, TOAST and indexes)."""
+    with engine.connect() as conn:
+        query = sa.text("SELECT pg_total_relation_size('observations')")
+        return int(conn.execute(query).scalar_one())
+
+
 def crossing(samples: list[tuple[float, int]], target: float) -> float:
     """When the count reached `target`, interpolated between the two samples around it (the
     observer looks once a second: its queries cost PostgreSQL CPU the workers would use)."""
@@ -186,7 +193,8 @@ def phase(
     print(
         f"{name:5}: {len(ids)} parcels in {total:.1f} s, {tasks} poll tasks "
         f"({result['per_task']:.1f} parcels/task); steady {steady:.0f}/s, "
-        f"overall {result['overall']:.0f}/s; observer queries {observer:.1f} s",
+        f"overall {result['overall']:.0f}/s; observer queries {observer:.1f} s; "
+        f"stored answers now {evidence_bytes(engine) / 2**20:.1f} MiB",
         flush=True,
     )
     return result
