@@ -120,6 +120,12 @@ def test_webhook_secrets_are_encrypted_in_place_once(tmp_path: Path) -> None:
         run("webhooks", "add", "https://hooks.example/b", "--json", env=keyed).stdout
     )
     assert after["secret"].startswith("whsec_")  # shown once, in the clear
+    listed = {e["id"]: e for e in json.loads(run("webhooks", "list", "--json", env=keyed).stdout)}
+    assert {i: e["secret_encrypted"] for i, e in listed.items()} == {
+        before["id"]: False,
+        after["id"]: True,
+    }
+    assert "secret NOT encrypted" in run("webhooks", "list", env=keyed).stdout
     first = run("webhooks", "encrypt-secrets", "--json", env=keyed)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == {
@@ -135,6 +141,7 @@ def test_webhook_secrets_are_encrypted_in_place_once(tmp_path: Path) -> None:
         "encrypted 0, re-encrypted under the first key 0, already encrypted under it 2"
     )
     assert stored_secrets(db) == sealed
+    assert "NOT encrypted" not in run("webhooks", "list", env=keyed).stdout
 
 
 @pytest.mark.parametrize("wrong_key", [False, True], ids=["no-key", "wrong-key"])

@@ -252,7 +252,9 @@ def webhooks_list(as_json: bool) -> None:
         return
     for e in found:
         state = "enabled" if e["enabled"] else f"disabled ({e['disabled_reason']})"
-        click.echo(f"{e['id']}  {state}  {e['url']}  {','.join(e['types']) or 'all types'}")
+        secret = "secret encrypted" if e["secret_encrypted"] else "secret NOT encrypted"
+        types = ",".join(e["types"]) or "all types"
+        click.echo(f"{e['id']}  {state}  {secret}  {e['url']}  {types}")
 
 
 @webhooks.command("encrypt-secrets")

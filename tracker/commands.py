@@ -185,6 +185,7 @@ def add_webhook(
 
 
 def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
+    from tracker.secretbox import is_sealed
     from tracker.store import endpoints
 
     engine = open_engine(settings)
@@ -200,6 +201,7 @@ def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
             "types": r.types,
             "enabled": r.enabled,
             "disabled_reason": r.disabled_reason,
+            "secret_encrypted": is_sealed(r.secret),  # whether, never what
             "created_at": r.created_at.isoformat(),
         }
         for r in rows

@@ -68,6 +68,7 @@ def test_webhook_lifecycle_create_list_test_delete(
     listed = api.get("/v1/webhooks", headers=auth).json()["webhooks"]
     assert [h["id"] for h in listed] == [hook["id"]]
     assert "secret" not in listed[0]  # shown once, at creation
+    assert listed[0]["secret_encrypted"] is False  # no TRACKER_SECRET_KEY here
     sent = api.post(f"/v1/webhooks/{hook['id']}/test", headers=auth)
     assert sent.status_code == 200, sent.text
     assert sent.json()["status_code"] == 204
@@ -266,7 +267,8 @@ def test_with_a_key_the_secret_is_sealed_at_rest_and_shown_once(
         stored = conn.execute(sa.select(webhook_endpoints.c.secret)).scalar_one()
     assert stored.startswith("enc:v1:") and "whsec_" not in stored
     assert SecretBox([key]).open(stored, hook["id"]) == hook["secret"]
-    assert "secret" not in listed.text and stored not in listed.text
+    assert "whsec_" not in listed.text and stored not in listed.text
+    assert [h["secret_encrypted"] for h in listed.json()["webhooks"]] == [True]
     assert sent.json()["status_code"] == 204
     headers, body = received[0]
     assert webhooks.verify(hook["secret"], headers, body, NOW.timestamp())

@@ -19,6 +19,7 @@ from tracker.api.schemas import (
     WebhookList,
     WebhookOut,
 )
+from tracker.secretbox import is_sealed
 from tracker.service import deliveries
 from tracker.store import endpoints
 from tracker.store.endpoints import EndpointRow
@@ -36,6 +37,7 @@ def _out(row: EndpointRow) -> WebhookOut:
         types=row.types,
         enabled=row.enabled,
         disabled_reason=row.disabled_reason,
+        secret_encrypted=is_sealed(row.secret),
         created_at=row.created_at,
     )
 

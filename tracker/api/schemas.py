@@ -239,6 +239,9 @@ class WebhookOut(BaseModel):
     types: list[str]
     enabled: bool
     disabled_reason: str | None
+    secret_encrypted: bool = Field(
+        description="whether the signing secret is stored encrypted (TRACKER_SECRET_KEY)"
+    )
     created_at: datetime
 
 
