@@ -4,13 +4,27 @@ one that brings a new event is analysed again."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.service.test_polling import NOW, START, add_order, run_due, scenario, settings_for
+from tests.service.test_polling import (
+    CN,
+    DE,
+    JOURNEY,
+    NOW,
+    START,
+    Destination,
+    Order,
+    Parcel,
+    add_order,
+    run_due,
+    scenario,
+    settings_for,
+)
 from tracker.model import NumberResult, Outcome
 from tracker.service import repoll
 from tracker.sim.server import SimServer
@@ -323,3 +337,109 @@ def test_polling_one_parcel_of_an_order_keeps_its_siblings_answers(
     assert after is not None and after.results == before.results
     assert report is not None and again is not None
     assert (again.status, again.verdict) == (report.status, report.verdict)
+
+
+def test_one_parcel_shipped_for_two_orders_is_repolled_for_both(
+    engine: Engine, guards: Guards
+) -> None:
+    """The same number in two orders (AliExpress ships several orders in one parcel): both
+    parcels are covered by the answer, re-stamped when it repeats, and keep their answers."""
+    number = "LP00512345678901"
+    doc = {"name": "shared", "start": START.isoformat(), "parcels": [
+        {"number": number, "sources": ["cainiao", "17track"], "origin": CN, "destination": DE,
+         "journey": JOURNEY}]}  # fmt: skip
+    with SimServer(doc) as sim:
+        sim.clock.set(NOW)
+        settings = settings_for(sim)
+        with engine.begin() as conn:
+            ids = [
+                repo.upsert_order(
+                    conn,
+                    Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
+                          NOW.date() + timedelta(days=20), parcels=(Parcel(number),)),
+                    ["cainiao", "17track"],
+                    now=NOW,
+                )[0]
+                for i in range(2)
+            ]  # fmt: skip
+        first = run_due(engine, settings, guards, NOW)
+        make_due(engine)
+        later = NOW + timedelta(hours=2)
+        again = run_due(engine, settings, guards, later)
+    assert all(o.outcome == "ok" and o.parcels == 2 for o in first + again)
+    assert all(o.repeated and o.unchanged == 2 for o in again)
+    with engine.connect() as conn:
+        for pid in ids:
+            parcel = repo.get_parcel(conn, pid)
+            assert parcel is not None and parcel.last_polled_at == later
+            assert (
+                sorted(parcel.results or {})
+                == sorted(parcel.bodies or {})
+                == [
+                    "17track",
+                    "cainiao",
+                ]
+            )
+
+
+def test_a_malformed_part_does_not_hold_back_its_batch_neighbours(
+    engine: Engine, guards: Guards
+) -> None:
+    """A's part of a Cainiao answer has an odd item just as B is delivered: B's new events
+    are stored at once, and A recovers when its part is well formed again."""
+    import json
+
+    from tests.service.test_polling import client
+    from tracker import sources
+    from tracker.model import Observation
+    from tracker.service import polling
+    from tracker.store import polling as store_polling
+    from tracker.store.tables import events
+
+    numbers = ["LP00512345678901", "LP00512345678902"]
+    doc = {"name": "batch", "start": START.isoformat(), "parcels": [
+        {"number": n, "sources": ["cainiao"], "origin": CN, "destination": DE, "journey": JOURNEY}
+        for n in numbers]}  # fmt: skip
+    with SimServer(doc) as sim:
+        settings = settings_for(sim)
+        sim.clock.set(NOW)
+        (answer,) = sources.module("cainiao").fetch(client(settings, "cainiao"), numbers)
+        delivered = json.loads(answer.payload)
+        sim.clock.set(START + timedelta(hours=150))
+        with engine.begin() as conn:
+            ids = [
+                repo.upsert_order(
+                    conn,
+                    Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
+                          NOW.date() + timedelta(days=20), parcels=(Parcel(n),)),
+                    ["cainiao"],
+                    now=NOW,
+                )[0]
+                for i, n in enumerate(numbers)
+            ]  # fmt: skip
+        run_due(engine, settings, guards, NOW)  # both in transit
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT body FROM observations")).scalar_one()
+    transit = json.loads(stored)
+    a_ok, b_delivered = transit["module"][0], delivered["module"][1]
+    a_bad = {**a_ok, "detailList": [*a_ok["detailList"], "glitch"]}
+
+    def poll(modules: list[Any], at: datetime) -> tuple[int, str | None]:
+        body = json.dumps({**transit, "module": modules})
+        observation = Observation("cainiao", body, at, tuple(numbers), 200, "application/json")
+        with engine.connect() as conn:
+            targets = store_polling.poll_targets(conn, ids, "cainiao")
+        outcome = polling.PollOutcome("cainiao", 2, "ok")
+        polling._store(engine, targets, [observation], lambda: at, settings, outcome)
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(events.c.parcel_id == ids[1])
+            order = repo.get_order(conn, "A-1")
+            assert order is not None
+            return int(conn.execute(query).scalar_one()), order.status
+
+    before, _ = poll([a_ok, transit["module"][1]], NOW + timedelta(minutes=30))
+    after, status = poll([a_bad, b_delivered], NOW + timedelta(hours=1))
+    assert after > before and status == "delivered"  # B's scans despite A's odd part
+    with engine.connect() as conn:
+        a = repo.get_parcel(conn, ids[0])
+    assert a is not None and a.results is not None and a.results["cainiao"] == []  # as a bad body

@@ -201,14 +201,14 @@ def _store(
     rows = [t.parcel for t in targets]
     cut = [sources.sections(o) for o in observations]
     digests = repoll.answer_digests(rows, observations, cut)
-    same = repoll.unchanged(targets, digests, source)
+    fetched = repoll.fetched_times(rows, observations)
+    same = repoll.unchanged(targets, digests, source) & fetched.keys()
     moved = [r for r in rows if r.id not in same]
     outcome.unchanged = len(same)
     writes = PollWrites()
     with engine.begin() as conn:
         now = clock()
         if same:
-            fetched = repoll.fetched_times(rows, observations)
             quiet = [t for t in targets if t.parcel.id in same]
             reanalysis.repeat(writes, quiet, fetched, source, now)
         if not moved:

@@ -80,10 +80,14 @@ def schedule_stored(
 
 
 def covered(rows: Sequence[ParcelRow], observation: Observation) -> list[int]:
-    """The parcels an answer is about: those whose numbers it names, else the whole batch."""
-    by_number = {n: r.id for r in rows for n in (r.tracking_number, *r.other_numbers)}
-    found = [by_number[n] for n in observation.numbers if n in by_number]
-    return found or [r.id for r in rows]
+    """The parcels an answer is about: those whose numbers it names (every parcel carrying a
+    number: one parcel shipped for two orders is two parcels), else the whole batch."""
+    by_number: dict[str, list[int]] = {}
+    for r in rows:
+        for n in (r.tracking_number, *r.other_numbers):
+            by_number.setdefault(n, []).append(r.id)
+    found = [i for n in observation.numbers for i in by_number.get(n, ())]
+    return list(dict.fromkeys(found)) or [r.id for r in rows]
 
 
 def answer_digests(
@@ -146,17 +150,25 @@ def to_parse(
     observations: Sequence[Observation],
     cut: Sequence[sources.Sections | None],
 ) -> list[Observation]:
-    """What to parse for the parcels `moved` (not `unchanged`): a batch answer cut by number
-    narrowed to their numbers (not at all if it names none of them), any other answer whole
-    if it covers one of them."""
-    numbers = {n for r in rows if r.id in moved for n in (r.tracking_number, *r.other_numbers)}
-    chosen = []
+    """What to parse for the parcels `moved` (not `unchanged`): of a batch answer cut by
+    number, each moved parcel's own part on its own (so one malformed part cannot take its
+    neighbours' new events down with it; nothing if the answer names none of them); any
+    other answer whole if it covers one of them."""
+    chosen: list[Observation] = []
     for observation, sections in zip(observations, cut, strict=True):
         if sections is None:
             if any(parcel_id in moved for parcel_id in covered(rows, observation)):
                 chosen.append(observation)
-        elif mine := numbers & sections.digests.keys():
-            chosen.append(sections.narrowed(mine))
+            continue
+        parts: dict[frozenset[str], None] = {}  # a number two parcels share is parsed once
+        for row in rows:
+            if row.id in moved:
+                mine = frozenset(
+                    n for n in (row.tracking_number, *row.other_numbers) if n in sections.digests
+                )
+                if mine:
+                    parts[mine] = None
+        chosen += [sections.narrowed(numbers) for numbers in parts]
     return chosen
 
 
