@@ -156,3 +156,8 @@ def test_many_parcel_rows_written_at_once_read_back_exactly(conn: Connection) ->
     assert first.next_poll_at is None and first.status == "in_transit"
     assert first.results == {"cainiao": [{"a": None}], "17track": []}  # the key set kept
     assert second.bodies == {"cainiao": awkward} and second.results is None
+    # a JSON null (what the JSON type stores for None) takes a key like an empty column
+    update_many(conn, parcels, [{"id": ids[1], "results": SetKey("cainiao", [])}])
+    update_many(conn, parcels, [{"id": ids[1], "results": SetKey("17track", [{"n": 2}])}])
+    again = repo.get_parcel(conn, ids[1])
+    assert again is not None and again.results == {"cainiao": [], "17track": [{"n": 2}]}

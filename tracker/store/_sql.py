@@ -91,12 +91,15 @@ class SetKey:
 
 def _set_key(dialect: str, column: sa.Column[Any], key: Any, value: Any) -> Any:
     """`column` with `key` set to the JSON text `value` (both bind parameters)."""
+    # a JSON null (what the JSON type stores for None) counts as no object yet, like SQL NULL
     if dialect == "postgresql":
-        obj = sa.func.coalesce(sa.cast(column, postgresql.JSONB), sa.text("'{}'::jsonb"))
+        stored = sa.func.nullif(sa.cast(column, postgresql.JSONB), sa.text("'null'::jsonb"))
+        obj = sa.func.coalesce(stored, sa.text("'{}'::jsonb"))
         merged = obj.op("||")(sa.func.jsonb_build_object(key, sa.cast(value, postgresql.JSONB)))
         return sa.cast(merged, sa.JSON)
     path = sa.literal_column("'$.\"'") + key + sa.literal_column("'\"'")
-    return sa.func.json_set(sa.func.coalesce(column, "{}"), path, sa.func.json(value))
+    stored = sa.func.nullif(column, "null")
+    return sa.func.json_set(sa.func.coalesce(stored, "{}"), path, sa.func.json(value))
 
 
 def update_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -155,7 +158,8 @@ def _update_from_json(
                 record[f"k_{c}"], record[f"v_{c}"] = row[c].key, json_dumps(row[c].value)
             fields += [f"k_{c} text", f"v_{c} text"]
             sets.append(
-                f'"{c}" = CAST(COALESCE(CAST(t."{c}" AS jsonb), \'{{}}\'::jsonb) '
+                f'"{c}" = CAST(COALESCE(NULLIF(CAST(t."{c}" AS jsonb), \'null\'::jsonb), '
+                f"'{{}}'::jsonb) "
                 f"|| jsonb_build_object(v.k_{c}, CAST(v.v_{c} AS jsonb)) AS json)"
             )
             continue
