@@ -167,6 +167,47 @@ def test_a_task_of_several_calls_polls_every_parcel_and_keeps_each_answer(
     assert polled == [NOW] * 25
 
 
+def test_a_call_failing_half_way_keeps_the_answers_of_the_calls_before_it(
+    engine: Engine, guards: Guards
+) -> None:
+    """A task of three Cainiao calls whose second call fails: the 10 parcels of the first
+    are stored and refreshed, the other 15 are rescheduled as failed, nothing is lost."""
+    numbers = [f"LP005123456789{i:02d}" for i in range(25)]
+    doc = {
+        "name": "half-way",
+        "start": START.isoformat(),
+        "parcels": [
+            {"number": n, "sources": ["cainiao"], "origin": CN, "destination": DE,
+             "journey": JOURNEY}
+            for n in numbers
+        ],
+        "behaviours": [{"kind": "error", "source": "cainiao", "status": 503, "after": 1,
+                        "count": 1}],
+    }  # fmt: skip
+    with SimServer(doc) as server:
+        server.clock.set(NOW)
+        settings = Settings.from_env(
+            {**server.env(), "TRACKER_SOURCES": "cainiao", "TRACKER_CAINIAO_RATE": "100/1"}
+        )
+        with engine.begin() as conn:
+            for i, n in enumerate(numbers):
+                order = Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
+                              NOW.date(), parcels=(Parcel(n),))  # fmt: skip
+                repo.upsert_order(conn, order, ["cainiao"], now=NOW)
+        (outcome,) = run_due(engine, settings, guards, NOW)
+        calls = server.stats["by_source"]["cainiao"]
+    assert calls == 2  # the third call is not made after the second failed
+    assert (outcome.outcome, outcome.parcels, outcome.failed) == ("SourceUnavailable", 25, 15)
+    assert outcome.observations == 1 and count(engine, observations) == 1
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(parcels.c.tracking_number, parcels.c.last_polled_at, parcels.c.poll_failures)
+        ).all()
+    refreshed = {n for n, polled, failures in rows if polled == NOW and failures == 0}
+    failed = {n for n, polled, failures in rows if polled is None and failures == 1}
+    assert refreshed == set(numbers[:10]) and failed == set(numbers[10:])
+
+
 def test_a_poll_stores_evidence_verdict_alert_and_next_poll(
     engine: Engine, sim: SimServer, guards: Guards
 ) -> None:

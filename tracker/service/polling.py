@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -69,6 +70,7 @@ class PollOutcome:
     deliveries: list[tuple[int, int]] = field(default_factory=list)
     repeated: bool = False  # nothing was parsed: every parcel was answered as last time
     unchanged: int = 0  # parcels answered as last time (re-stamped, not parsed)
+    failed: int = 0  # parcels rescheduled as failed (a call of the task failed)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class PollOutcome:
             "new_alerts": self.new_alerts,
             "repeated": self.repeated,
             "unchanged": self.unchanged,
+            "failed": self.failed,
         }
 
     def took(self, written: Written) -> None:
@@ -166,16 +169,23 @@ def poll(
         return outcome
     numbers = list(dict.fromkeys(n for r in rows for n in (r.tracking_number, *r.other_numbers)))
     batch = sources.spec(source).batch_size
-    wait = guard.wait_time(-(-len(numbers) // batch))  # one slot of the quota per call
+    calls = [numbers[i : i + batch] for i in range(0, len(numbers), batch)]
+    wait = guard.wait_time(len(calls))  # one slot of the quota per call
     if wait > 0:
         metrics.RATE_LIMIT_WAITS.labels(source=source).inc()
         _reschedule(engine, rows, clock() + timedelta(seconds=wait) * random.uniform(1, 1.5))
         outcome.outcome = "rate_limited"
         return outcome
-    try:
-        observations = guard.call(lambda: sources.module(source).fetch(client, numbers))
-    except SourceError as exc:
-        return _failed(engine, rows, clock(), exc, outcome)
+    observations, failure, asked = _fetch(client, guard, calls)
+    if failure is not None:
+        # the answers of the calls before the one that failed are kept; the parcels not
+        # fully answered are rescheduled as failed
+        done = [t for t in targets if {t.parcel.tracking_number, *t.parcel.other_numbers} <= asked]
+        failed = [t.parcel for t in targets if t not in done]
+        _failed(engine, failed, clock(), failure, outcome)
+        if not done:
+            return outcome
+        targets = done
     outcome.observations = len(observations)
     written = _store(engine, targets, observations, clock, settings, outcome)
     written.count_alerts()
@@ -183,6 +193,24 @@ def poll(
     for delivery_id, attempts in outcome.deliveries:
         enqueue(delivery_id, attempts)
     return outcome
+
+
+def _fetch(
+    client: SourceClient, guard: Guard, calls: Sequence[Sequence[str]]
+) -> tuple[list[Observation], SourceError | None, set[str]]:
+    """Make the task's calls in turn, each through the source's breaker; stop at the first
+    that fails (an outage would fail the next ones too). Returns the answers, the failure
+    (or None) and the numbers the answers were asked for."""
+    fetch = sources.module(client.source).fetch
+    observations: list[Observation] = []
+    asked: set[str] = set()
+    for numbers in calls:
+        try:
+            observations += guard.call(partial(fetch, client, numbers))
+        except SourceError as exc:
+            return observations, exc, asked
+        asked.update(numbers)
+    return observations, None, asked
 
 
 def _store(
@@ -258,7 +286,10 @@ def _failed(
             wait = scheduling.failure_wait(row, exc)
             set_next_poll(conn, row.id, now + wait * random.uniform(1, 1.2), failed=True)
     outcome.outcome = type(exc).__name__
-    log.warning("poll failed", extra={"source": outcome.source, "error": str(exc)})
+    outcome.failed = len(rows)
+    log.warning(
+        "poll failed", extra={"source": outcome.source, "error": str(exc), "parcels": len(rows)}
+    )
     return outcome
 
 
