@@ -244,7 +244,10 @@ def _store(
             return writes.flush(conn, now)
         ids = {r.id for r in moved}
         parsed = _parse(repoll.to_parse(rows, ids, observations, cut))
-        _store_observations(conn, rows, observations)
+        # an answer about unchanged parcels only is what they were answered with already
+        # (as when every answer repeats): only those about a moved parcel are stored
+        new = [o for o in observations if any(i in ids for i in repoll.covered(rows, o))]
+        _store_observations(conn, rows, new)
         return reanalyse_orders(
             conn,
             {r.order_id for r in moved},
