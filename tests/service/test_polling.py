@@ -3,8 +3,8 @@ stores, that a redelivered poll changes nothing, fakes raise suspect, failures b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -73,6 +73,47 @@ def add_order(engine: Engine, *, promised: str = "2026-10-25") -> list[int]:
         return repo.upsert_order(conn, order, ["cainiao", "17track"], now=NOW)
 
 
+def batch_scenario(
+    name: str,
+    numbers: Sequence[str],
+    sources: Sequence[str],
+    journeys: Mapping[str, list[dict[str, Any]]] | None = None,
+    behaviours: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A simulator scenario of one parcel per number, CN -> DE, on JOURNEY unless given."""
+    parcels = [
+        {
+            "number": n,
+            "sources": list(sources),
+            "origin": CN,
+            "destination": DE,
+            "journey": (journeys or {}).get(n, JOURNEY),
+        }
+        for n in dict.fromkeys(numbers)
+    ]
+    return {"name": name, "start": START.isoformat(), "parcels": parcels,
+            "behaviours": list(behaviours)}  # fmt: skip
+
+
+def add_orders(
+    engine: Engine, numbers: Sequence[str], sources: Sequence[str], promised: date | None = None
+) -> list[int]:
+    """Orders A-0, A-1, ... of one parcel each (a number may repeat: one parcel shipped for
+    two orders); returns their parcel ids."""
+    ids = []
+    with engine.begin() as conn:
+        for i, number in enumerate(numbers):
+            order = Order(
+                f"A-{i}",
+                Destination("DE", "10115", "Berlin"),
+                START,
+                promised or NOW.date() + timedelta(days=20),
+                parcels=(Parcel(number),),
+            )
+            ids.append(repo.upsert_order(conn, order, list(sources), now=NOW)[0])
+    return ids
+
+
 def client(settings: Settings, source: str) -> SourceClient:
     configured = settings.source(source)
     key = configured.key.reveal() if configured.key else "sim-key"
@@ -138,25 +179,13 @@ def test_a_task_of_several_calls_polls_every_parcel_and_keeps_each_answer(
 ) -> None:
     """25 parcels due with a Cainiao quota of several calls at once: one task, three calls
     of at most 10 numbers, each answer stored and every parcel refreshed."""
-    doc = {
-        "name": "many",
-        "start": START.isoformat(),
-        "parcels": [
-            {"number": f"LP005123456789{i:02d}", "sources": ["cainiao"], "origin": CN,
-             "destination": DE, "journey": JOURNEY}
-            for i in range(25)
-        ],
-    }  # fmt: skip
-    with SimServer(doc) as server:
+    numbers = [f"LP005123456789{i:02d}" for i in range(25)]
+    with SimServer(batch_scenario("many", numbers, ["cainiao"])) as server:
         server.clock.set(NOW)
         settings = Settings.from_env(
             {**server.env(), "TRACKER_SOURCES": "cainiao", "TRACKER_CAINIAO_RATE": "100/1"}
         )
-        with engine.begin() as conn:
-            for i in range(25):
-                order = Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
-                              NOW.date(), parcels=(Parcel(f"LP005123456789{i:02d}"),))  # fmt: skip
-                repo.upsert_order(conn, order, ["cainiao"], now=NOW)
+        add_orders(engine, numbers, ["cainiao"], promised=NOW.date())
         outcomes = run_due(engine, settings, guards, NOW)
         calls = server.stats["by_source"]["cainiao"]
     assert [(o.source, o.parcels, o.outcome) for o in outcomes] == [("cainiao", 25, "ok")]
@@ -173,27 +202,14 @@ def test_a_call_failing_half_way_keeps_the_answers_of_the_calls_before_it(
     """A task of three Cainiao calls whose second call fails: the 10 parcels of the first
     are stored and refreshed, the other 15 are rescheduled as failed, nothing is lost."""
     numbers = [f"LP005123456789{i:02d}" for i in range(25)]
-    doc = {
-        "name": "half-way",
-        "start": START.isoformat(),
-        "parcels": [
-            {"number": n, "sources": ["cainiao"], "origin": CN, "destination": DE,
-             "journey": JOURNEY}
-            for n in numbers
-        ],
-        "behaviours": [{"kind": "error", "source": "cainiao", "status": 503, "after": 1,
-                        "count": 1}],
-    }  # fmt: skip
+    failing = [{"kind": "error", "source": "cainiao", "status": 503, "after": 1, "count": 1}]
+    doc = batch_scenario("half-way", numbers, ["cainiao"], behaviours=failing)
     with SimServer(doc) as server:
         server.clock.set(NOW)
         settings = Settings.from_env(
             {**server.env(), "TRACKER_SOURCES": "cainiao", "TRACKER_CAINIAO_RATE": "100/1"}
         )
-        with engine.begin() as conn:
-            for i, n in enumerate(numbers):
-                order = Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
-                              NOW.date(), parcels=(Parcel(n),))  # fmt: skip
-                repo.upsert_order(conn, order, ["cainiao"], now=NOW)
+        add_orders(engine, numbers, ["cainiao"], promised=NOW.date())
         (outcome,) = run_due(engine, settings, guards, NOW)
         calls = server.stats["by_source"]["cainiao"]
     assert calls == 2  # the third call is not made after the second failed

@@ -12,8 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.service.test_polling import (
-    CN,
-    DE,
     JOURNEY,
     NOW,
     START,
@@ -21,6 +19,8 @@ from tests.service.test_polling import (
     Order,
     Parcel,
     add_order,
+    add_orders,
+    batch_scenario,
     run_due,
     scenario,
     settings_for,
@@ -37,6 +37,9 @@ def sim() -> Iterator[SimServer]:
     with SimServer(scenario()) as server:
         server.clock.set(NOW)
         yield server
+
+
+BOTH = ["cainiao", "17track"]
 
 
 def make_due(engine: Engine) -> None:
@@ -235,34 +238,15 @@ def test_in_a_batch_only_the_parcel_that_moved_is_parsed(engine: Engine, guards:
     """Cainiao and 17TRACK answer three parcels in one body each: when one moves, the other
     two are answered with their very parts of before and are re-stamped unparsed, while the
     one that moved gets its new event, its new state, and a new digest."""
-    from tests.service.test_polling import CN, DE, JOURNEY, Destination, Order, Parcel
     from tracker.store.tables import events
 
     later_journey = [{**step, "at": step["at"] + 400} for step in JOURNEY]  # on its way at NOW
     numbers = ["LP00512345678901", "LP00512345678902", "LP00512345678903"]
-    doc = {
-        "name": "batch",
-        "start": START.isoformat(),
-        "parcels": [
-            {"number": n, "sources": ["cainiao", "17track"], "origin": CN, "destination": DE,
-             "journey": later_journey if n == numbers[2] else JOURNEY}
-            for n in numbers
-        ],
-    }  # fmt: skip
-    with SimServer(doc) as sim:
+    journeys = {numbers[2]: later_journey}
+    with SimServer(batch_scenario("batch", numbers, BOTH, journeys)) as sim:
         sim.clock.set(NOW)
         settings = settings_for(sim)
-        with engine.begin() as conn:
-            ids = [
-                repo.upsert_order(
-                    conn,
-                    Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
-                          NOW.date() + timedelta(days=20), parcels=(Parcel(n),)),
-                    ["cainiao", "17track"],
-                    now=NOW,
-                )[0]
-                for i, n in enumerate(numbers)
-            ]  # fmt: skip
+        ids = add_orders(engine, numbers, BOTH)
         first = run_due(engine, settings, guards, NOW)
         assert sorted(o.source for o in first) == ["17track", "cainiao"]  # one batch each
         assert all(o.parcels == 3 and o.unchanged == 0 for o in first)
@@ -298,18 +282,9 @@ def test_polling_one_parcel_of_an_order_keeps_its_siblings_answers(
 ) -> None:
     """An order of two parcels, each polled on its own schedule: the poll of one must not
     drop what the sources answered about the other (nor judge the order without it)."""
-    from tests.service.test_polling import CN, DE, JOURNEY, Destination, Order, Parcel
 
     numbers = ["LP00512345678901", "LP00512345678902"]
-    doc = {
-        "name": "two-parcels",
-        "start": START.isoformat(),
-        "parcels": [
-            {"number": n, "sources": ["cainiao", "17track"], "origin": CN, "destination": DE,
-             "journey": JOURNEY}
-            for n in numbers
-        ],
-    }  # fmt: skip
+    doc = batch_scenario("two-parcels", numbers, BOTH)
     with SimServer(doc) as sim:
         sim.clock.set(NOW)
         settings = settings_for(sim)
@@ -345,23 +320,10 @@ def test_one_parcel_shipped_for_two_orders_is_repolled_for_both(
     """The same number in two orders (AliExpress ships several orders in one parcel): both
     parcels are covered by the answer, re-stamped when it repeats, and keep their answers."""
     number = "LP00512345678901"
-    doc = {"name": "shared", "start": START.isoformat(), "parcels": [
-        {"number": number, "sources": ["cainiao", "17track"], "origin": CN, "destination": DE,
-         "journey": JOURNEY}]}  # fmt: skip
-    with SimServer(doc) as sim:
+    with SimServer(batch_scenario("shared", [number], BOTH)) as sim:
         sim.clock.set(NOW)
         settings = settings_for(sim)
-        with engine.begin() as conn:
-            ids = [
-                repo.upsert_order(
-                    conn,
-                    Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
-                          NOW.date() + timedelta(days=20), parcels=(Parcel(number),)),
-                    ["cainiao", "17track"],
-                    now=NOW,
-                )[0]
-                for i in range(2)
-            ]  # fmt: skip
+        ids = add_orders(engine, [number, number], BOTH)
         first = run_due(engine, settings, guards, NOW)
         make_due(engine)
         later = NOW + timedelta(hours=2)
@@ -397,26 +359,14 @@ def test_a_malformed_part_does_not_hold_back_its_batch_neighbours(
     from tracker.store.tables import events
 
     numbers = ["LP00512345678901", "LP00512345678902"]
-    doc = {"name": "batch", "start": START.isoformat(), "parcels": [
-        {"number": n, "sources": ["cainiao"], "origin": CN, "destination": DE, "journey": JOURNEY}
-        for n in numbers]}  # fmt: skip
+    doc = batch_scenario("batch", numbers, ["cainiao"])
     with SimServer(doc) as sim:
         settings = settings_for(sim)
         sim.clock.set(NOW)
         (answer,) = sources.module("cainiao").fetch(client(settings, "cainiao"), numbers)
         delivered = json.loads(answer.payload)
         sim.clock.set(START + timedelta(hours=150))
-        with engine.begin() as conn:
-            ids = [
-                repo.upsert_order(
-                    conn,
-                    Order(f"A-{i}", Destination("DE", "10115", "Berlin"), START,
-                          NOW.date() + timedelta(days=20), parcels=(Parcel(n),)),
-                    ["cainiao"],
-                    now=NOW,
-                )[0]
-                for i, n in enumerate(numbers)
-            ]  # fmt: skip
+        ids = add_orders(engine, numbers, ["cainiao"])
         run_due(engine, settings, guards, NOW)  # both in transit
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT body FROM observations")).scalar_one()
