@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from tracker.store.db import current_revision, downgrade, upgrade
 from tracker.store.tables import metadata
 
+HEAD = "0003"
 EXPECTED = {
     "orders",
     "parcels",
@@ -34,7 +35,7 @@ def test_upgrade_then_downgrade_to_base(blank_engine: Engine) -> None:
     assert table_names(blank_engine) == set()
     upgrade(blank_engine)
     assert table_names(blank_engine) == EXPECTED
-    assert current_revision(blank_engine) == "0002"
+    assert current_revision(blank_engine) == HEAD
     downgrade(blank_engine, "base")
     assert table_names(blank_engine) == set()
     assert current_revision(blank_engine) is None
@@ -97,7 +98,7 @@ def test_0002_adds_parcel_bodies_and_keeps_every_parcel(blank_engine: Engine) ->
             names = ", ".join(row)
             marks = ", ".join(f":{k}" for k in row)
             conn.execute(sa.text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), row)
-    upgrade(blank_engine)
+    upgrade(blank_engine, "0002")
     assert current_revision(blank_engine) == "0002"
     query = sa.text("SELECT tracking_number, results, bodies FROM parcels")
     with blank_engine.connect() as conn:
@@ -107,3 +108,49 @@ def test_0002_adds_parcel_bodies_and_keeps_every_parcel(blank_engine: Engine) ->
     assert "bodies" not in {c["name"] for c in sa.inspect(blank_engine).get_columns("parcels")}
     with blank_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM parcels")).scalar_one() == 1
+
+
+def _body_compression(engine: Engine) -> str:
+    query = sa.text(
+        "SELECT attcompression FROM pg_attribute "
+        "WHERE attrelid = 'observations'::regclass AND attname = 'body'"
+    )
+    with engine.connect() as conn:
+        return str(conn.execute(query).scalar_one())
+
+
+def test_0003_compresses_answers_with_lz4_on_postgresql(blank_engine: Engine) -> None:
+    upgrade(blank_engine, "0002")
+    big = '{"data": [' + ",".join(f'{{"n": "LP{i}", "x": "scan {i}"}}' for i in range(5000)) + "]}"
+    row = {
+        "source": "17track",
+        "numbers": '["LP1"]',
+        "fetched_at": "2026-10-01 00:00:00+00:00",
+        "sha256": "a" * 64,
+        "body": big,
+    }
+    insert = sa.text(
+        "INSERT INTO observations (source, numbers, fetched_at, sha256, body) "
+        "VALUES (:source, :numbers, :fetched_at, :sha256, :body)"
+    )
+    with blank_engine.begin() as conn:
+        conn.execute(insert, row)
+    upgrade(blank_engine)
+    assert current_revision(blank_engine) == "0003"
+    with blank_engine.begin() as conn:
+        conn.execute(insert, {**row, "sha256": "b" * 64, "body": big.replace("scan", "seen")})
+    with blank_engine.connect() as conn:
+        bodies = dict(conn.execute(sa.text("SELECT sha256, body FROM observations")).all())
+    assert bodies == {"a" * 64: big, "b" * 64: big.replace("scan", "seen")}  # both read back
+    if blank_engine.dialect.name != "postgresql":
+        return  # SQLite has no per-column compression: the revision changes nothing there
+    assert _body_compression(blank_engine) == "l"
+    with blank_engine.connect() as conn:
+        methods = conn.execute(
+            sa.text("SELECT sha256, pg_column_compression(body) FROM observations")
+        ).all()
+    assert dict(methods) == {"a" * 64: "pglz", "b" * 64: "lz4"}  # old rows keep theirs
+    downgrade(blank_engine, "0002")
+    assert _body_compression(blank_engine) == ""  # the server's default again
+    with blank_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM observations")).scalar_one() == 2
