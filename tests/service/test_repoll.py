@@ -26,7 +26,7 @@ from tests.service.test_polling import (
     settings_for,
 )
 from tracker.model import NumberResult, Outcome
-from tracker.service import repoll
+from tracker.service import orders, repoll
 from tracker.sim.server import SimServer
 from tracker.store import repo
 from workers.guards import Guards
@@ -254,6 +254,8 @@ def test_in_a_batch_only_the_parcel_that_moved_is_parsed(engine: Engine, guards:
             parcels = {pid: repo.get_parcel(conn, pid) for pid in ids}
             reports = {o: repo.get_order(conn, o) for o in ("A-0", "A-1", "A-2")}
             stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+            links = {pid: count_links(conn, pid) for pid in ids}
+        shown = {o: orders.order_report(engine, o, NOW) for o in ("A-0", "A-1")}
         sim.clock.set(NOW + timedelta(hours=45))  # the third parcel arrives at its destination
         make_due(engine)
         again = run_due(engine, settings, guards, NOW + timedelta(hours=45))
@@ -275,6 +277,15 @@ def test_in_a_batch_only_the_parcel_that_moved_is_parsed(engine: Engine, guards:
         observed = {r["observed_at"] for rs in (new.results or {}).values() for r in rs}
         assert len(observed) == 2 and min(observed) > max(seen)  # answers stored again
         assert (new.bodies == old.bodies) is (pid != ids[2])
+    # the new batch answers are evidence for the parcel that moved only: the two others keep
+    # the answers that first told what these still say (as when a whole answer repeats)
+    with engine.connect() as conn:
+        assert {pid: count_links(conn, pid) - links[pid] for pid in ids} == {
+            ids[0]: 0,
+            ids[1]: 0,
+            ids[2]: 2,
+        }
+    assert {o: orders.order_report(engine, o, NOW) for o in shown} == shown
 
 
 def test_polling_one_parcel_of_an_order_keeps_its_siblings_answers(

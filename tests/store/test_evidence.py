@@ -19,7 +19,7 @@ from tracker.model import (
     Verdict,
 )
 from tracker.store import repo
-from tracker.store.tables import events, observations
+from tracker.store.tables import events, observation_parcels, observations
 
 from ._helpers import NOW, add_order, count_rows, minutes
 
@@ -61,6 +61,41 @@ def test_a_batch_body_is_kept_once_and_linked_to_every_parcel(conn: Connection) 
     assert repo.observations_for_order(conn, "A-2") == [observation()]
     other_source = repo.store_observation(conn, [pid], observation(source="17track"))
     assert other_source != first
+
+
+def test_several_answers_stored_at_once_like_one_by_one(conn: Connection) -> None:
+    pid, other = add_order(conn, "A-1", "LP1", "LP2")
+    (third,) = add_order(conn, "A-2", "LP3")
+    known = repo.store_observation(conn, [pid], observation("known"))
+    first, second = observation("first"), observation("second", at=NOW + minutes(1))
+    again = observation("first", at=NOW + minutes(2))  # the same body fetched twice
+    ids = repo.store_observations(
+        conn,
+        [
+            (first, [pid, other], first.sha256),
+            (observation("known"), [third], observation("known").sha256),
+            (second, [], second.sha256),
+            (again, [third], again.sha256),
+        ],
+    )
+    assert ids[1] == known and ids[0] == ids[3]
+    assert len(set(ids)) == 3
+    assert count_rows(conn, observations) == 3
+    assert [o.payload for o in repo.observations_for_order(conn, "A-1")] == ["known", "first"]
+    # the first answer of a body is the one kept (fetched at NOW, not NOW + 2 min)
+    assert [(o.payload, o.fetched_at) for o in repo.observations_for_order(conn, "A-2")] == [
+        ("known", NOW),
+        ("first", NOW),
+    ]
+    assert repo.store_observations(conn, []) == []
+
+
+def test_many_links_are_written_in_chunks(conn: Connection) -> None:
+    parcel_ids = [add_order(conn, f"A-{i}", f"LP{i}")[0] for i in range(1203)]
+    (obs_id,) = repo.store_observations(conn, [(observation(), parcel_ids, observation().sha256)])
+    assert count_rows(conn, observation_parcels) == 1203
+    repo.link_observation(conn, obs_id, parcel_ids)  # existing links are kept, not doubled
+    assert count_rows(conn, observation_parcels) == 1203
 
 
 def test_unlinked_observation_is_idempotent_and_can_be_linked_later(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -244,10 +244,7 @@ def _store(
             return writes.flush(conn, now)
         ids = {r.id for r in moved}
         parsed = _parse(repoll.to_parse(rows, ids, observations, cut))
-        # an answer about unchanged parcels only is what they were answered with already
-        # (as when every answer repeats): only those about a moved parcel are stored
-        new = [o for o in observations if any(i in ids for i in repoll.covered(rows, o))]
-        _store_observations(conn, rows, new)
+        _store_observations(conn, rows, observations, ids)
         return reanalyse_orders(
             conn,
             {r.order_id for r in moved},
@@ -273,12 +270,21 @@ def _parse(observations: Sequence[Observation]) -> list[tuple[Observation, Parse
 
 
 def _store_observations(
-    conn: Connection, rows: Sequence[ParcelRow], observations: Sequence[Observation]
+    conn: Connection,
+    rows: Sequence[ParcelRow],
+    observations: Sequence[Observation],
+    moved: Collection[int],
 ) -> None:
-    """Store each answer whole (it is the evidence), linked to the parcels it covers."""
+    """Store each answer about a `moved` parcel whole (it is the evidence), linked to the
+    moved parcels it covers. The parcels it answers exactly as before are not linked to it:
+    they keep the answer that told it first, as when a whole answer repeats (`repoll`), so
+    the evidence of a parcel is the answers that said something new about it."""
+    items = []
     for observation in observations:
-        covered = repoll.covered(rows, observation)
-        evidence.store_observation(conn, covered, observation, sha256=observation.sha256)
+        about = [i for i in repoll.covered(rows, observation) if i in moved]
+        if about:
+            items.append((observation, about, observation.sha256))
+    evidence.store_observations(conn, items)
 
 
 def _failed(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -24,6 +24,7 @@ from tracker.model import (
 from tracker.store._sql import from_row, upsert_insert
 from tracker.store.tables import events, observation_parcels, observations, parcels, verdicts
 
+_LINKS_PER_STATEMENT = 1000  # 2,000 bound parameters: inside every SQLite's limit
 _EVENT_COLUMNS = frozenset(c.name for c in events.c) - {"created_at"}
 
 
@@ -50,35 +51,64 @@ def store_observation(
     only adds links that are new. A push not yet tied to a parcel passes no parcel ids.
     `sha256` is `obs.sha256` when the caller has it already (it hashes the whole body).
     """
-    digest = sha256 or obs.sha256
+    return store_observations(conn, [(obs, parcel_ids, sha256 or obs.sha256)])[0]
+
+
+def store_observations(
+    conn: Connection, items: Sequence[tuple[Observation, Iterable[int], str]]
+) -> list[int]:
+    """`store_observation` for several answers at once, each `(observation, parcel ids, its
+    sha256)`: one INSERT of the bodies not stored yet, one SELECT of those that were, one
+    INSERT of the links, whatever the number of answers. Returns their ids, in order."""
+    if not items:
+        return []
+    keys = [(obs.source, digest) for obs, _, digest in items]
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for obs, _, digest in items:
+        if (obs.source, digest) not in rows:  # a body answered twice: its first answer is kept,
+            rows[obs.source, digest] = {  # as storing them in turn would keep it
+                "source": obs.source,
+                "numbers": list(obs.numbers),
+                "fetched_at": obs.fetched_at,
+                "http_status": obs.http_status,
+                "content_type": obs.content_type,
+                "sha256": digest,
+                "body": obs.text,
+            }
     stmt = (
         upsert_insert(conn, observations)
-        .values(
-            source=obs.source,
-            numbers=list(obs.numbers),
-            fetched_at=obs.fetched_at,
-            http_status=obs.http_status,
-            content_type=obs.content_type,
-            sha256=digest,
-            body=obs.text,
-        )
+        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["source", "sha256"])
-        .returning(observations.c.id)
+        .returning(observations.c.id, observations.c.source, observations.c.sha256)
     )
-    new_id = conn.execute(stmt).scalar()
-    if new_id is None:
-        query = sa.select(observations.c.id).where(
-            observations.c.source == obs.source, observations.c.sha256 == digest
+    ids = {(r.source, r.sha256): int(r.id) for r in conn.execute(stmt)}
+    stored = [key for key in rows if key not in ids]
+    if stored:
+        query = sa.select(observations.c.id, observations.c.source, observations.c.sha256).where(
+            sa.tuple_(observations.c.source, observations.c.sha256).in_(stored)
         )
-        new_id = conn.execute(query).scalar_one()
-    link_observation(conn, int(new_id), parcel_ids)
-    return int(new_id)
+        ids.update({(r.source, r.sha256): int(r.id) for r in conn.execute(query)})
+    links = {
+        (ids[key], parcel_id): None
+        for key, (_, parcel_ids, _) in zip(keys, items, strict=True)
+        for parcel_id in parcel_ids
+    }
+    _link(conn, list(links))
+    return [ids[key] for key in keys]
 
 
 def link_observation(conn: Connection, observation_id: int, parcel_ids: Iterable[int]) -> None:
-    links = [{"observation_id": observation_id, "parcel_id": pid} for pid in set(parcel_ids)]
-    if links:
-        conn.execute(upsert_insert(conn, observation_parcels).on_conflict_do_nothing(), links)
+    _link(conn, [(observation_id, pid) for pid in set(parcel_ids)])
+
+
+def _link(conn: Connection, pairs: Sequence[tuple[int, int]]) -> None:
+    """Link observations to parcels, in one statement; links that exist already are kept."""
+    values = [{"observation_id": obs_id, "parcel_id": pid} for obs_id, pid in pairs]
+    for start in range(0, len(values), _LINKS_PER_STATEMENT):
+        chunk = values[start : start + _LINKS_PER_STATEMENT]
+        conn.execute(
+            upsert_insert(conn, observation_parcels).values(chunk).on_conflict_do_nothing()
+        )
 
 
 def observations_for_order(conn: Connection, order_id: str) -> list[Observation]:

@@ -41,6 +41,7 @@ from tracker.store.evidence import (
     observations_for_order,
     record_verdict,
     store_observation,
+    store_observations,
     verdict_history,
 )
 from tracker.store.orders import (
@@ -119,6 +120,7 @@ __all__ = [
     "set_failing_since",
     "set_next_poll",
     "store_observation",
+    "store_observations",
     "stored_secrets",
     "update_order_report",
     "upsert_order",
