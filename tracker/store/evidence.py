@@ -248,33 +248,36 @@ def event_from_data(data: Mapping[str, Any]) -> SourceEvent:
     return SourceEvent(**fields)
 
 
+# oldest first; events without a known instant last, in arrival order
+_OLDEST_FIRST = (
+    events.c.occurred_at.is_(None),
+    events.c.occurred_at,
+    events.c.created_at,
+    events.c.id,
+)
+
+
 def events_for_parcel(conn: Connection, parcel_id: int) -> list[EventRow]:
     """Oldest first; events without a known instant come last, in arrival order."""
-    query = (
-        sa.select(events)
-        .where(events.c.parcel_id == parcel_id)
-        .order_by(
-            events.c.occurred_at.is_(None), events.c.occurred_at, events.c.created_at, events.c.id
-        )
-    )
+    query = sa.select(events).where(events.c.parcel_id == parcel_id).order_by(*_OLDEST_FIRST)
     return [from_row(EventRow, row) for row in conn.execute(query)]
 
 
-def events_for_parcels(conn: Connection, parcel_ids: Iterable[int]) -> dict[int, list[EventRow]]:
-    """`events_for_parcel` for many parcels in one query."""
+def source_events_for_parcels(
+    conn: Connection, parcel_ids: Iterable[int]
+) -> dict[int, dict[str, SourceEvent]]:
+    """Each parcel's stored events as source events by id, in `events_for_parcel`'s order:
+    what re-analysis reads (only the id and the data columns)."""
     ids = sorted(set(parcel_ids))
-    found: dict[int, list[EventRow]] = {pid: [] for pid in ids}
-    if not ids:
-        return found
-    query = (
-        sa.select(events)
-        .where(events.c.parcel_id.in_(ids))
-        .order_by(
-            events.c.occurred_at.is_(None), events.c.occurred_at, events.c.created_at, events.c.id
+    found: dict[int, dict[str, SourceEvent]] = {pid: {} for pid in ids}
+    if ids:
+        query = (
+            sa.select(events.c.parcel_id, events.c.id, events.c.data)
+            .where(events.c.parcel_id.in_(ids))
+            .order_by(*_OLDEST_FIRST)
         )
-    )
-    for row in conn.execute(query):
-        found[row.parcel_id].append(from_row(EventRow, row))
+        for parcel_id, event_id, data in conn.execute(query):
+            found[parcel_id][event_id] = event_from_data(data)
     return found
 
 
