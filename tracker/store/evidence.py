@@ -24,7 +24,6 @@ from tracker.model import (
 from tracker.store._sql import from_row, upsert_insert
 from tracker.store.tables import events, observation_parcels, observations, parcels, verdicts
 
-_LINKS_PER_STATEMENT = 1000  # 2,000 bound parameters: inside every SQLite's limit
 _EVENT_COLUMNS = frozenset(c.name for c in events.c) - {"created_at"}
 
 
@@ -77,11 +76,10 @@ def store_observations(
             }
     stmt = (
         upsert_insert(conn, observations)
-        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["source", "sha256"])
         .returning(observations.c.id, observations.c.source, observations.c.sha256)
-    )
-    ids = {(r.source, r.sha256): int(r.id) for r in conn.execute(stmt)}
+    )  # an executemany with RETURNING: SQLAlchemy sends it as one INSERT ("insertmanyvalues")
+    ids = {(r.source, r.sha256): int(r.id) for r in conn.execute(stmt, list(rows.values()))}
     stored = [key for key in rows if key not in ids]
     if stored:
         query = sa.select(observations.c.id, observations.c.source, observations.c.sha256).where(
@@ -102,13 +100,23 @@ def link_observation(conn: Connection, observation_id: int, parcel_ids: Iterable
 
 
 def _link(conn: Connection, pairs: Sequence[tuple[int, int]]) -> None:
-    """Link observations to parcels, in one statement; links that exist already are kept."""
+    """Link observations to parcels, in one statement; links that exist already are kept.
+    On PostgreSQL the pairs travel as two arrays (`_LINK_ARRAYS`): an executemany is a
+    statement per row there, and a multi-row VALUES is compiled anew for every length."""
+    if not pairs:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LINK_ARRAYS, {"o": [o for o, _ in pairs], "p": [p for _, p in pairs]})
+        return
     values = [{"observation_id": obs_id, "parcel_id": pid} for obs_id, pid in pairs]
-    for start in range(0, len(values), _LINKS_PER_STATEMENT):
-        chunk = values[start : start + _LINKS_PER_STATEMENT]
-        conn.execute(
-            upsert_insert(conn, observation_parcels).values(chunk).on_conflict_do_nothing()
-        )
+    conn.execute(upsert_insert(conn, observation_parcels).on_conflict_do_nothing(), values)
+
+
+_LINK_ARRAYS = sa.text(
+    "INSERT INTO observation_parcels (observation_id, parcel_id) "
+    "SELECT * FROM unnest(CAST(:o AS bigint[]), CAST(:p AS integer[])) "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 def observations_for_order(conn: Connection, order_id: str) -> list[Observation]:
