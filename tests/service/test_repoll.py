@@ -404,3 +404,45 @@ def test_a_malformed_part_does_not_hold_back_its_batch_neighbours(
     with engine.connect() as conn:
         a = repo.get_parcel(conn, ids[0])
     assert a is not None and a.results is not None and a.results["cainiao"] == []  # as a bad body
+
+
+def test_a_push_about_one_number_keeps_the_answer_about_the_parcels_other_number(
+    engine: Engine, guards: Guards
+) -> None:
+    """A parcel tracked under two numbers (the marketplace's and the last-mile carrier's):
+    17TRACK pushes about one of them; its answer about the other stays as polled."""
+    import json
+
+    from tracker.service import polling
+    from tracker.settings import Settings
+    from tracker.sources.push import push_observation
+
+    first, second = "LP00512345678901", "LP00512345678902"
+    with SimServer(batch_scenario("two-numbers", [first, second], ["17track"])) as sim:
+        sim.clock.set(NOW)
+        settings = settings_for(sim)
+        order = Order(
+            "A-1",
+            Destination("DE", "10115", "Berlin"),
+            START,
+            NOW.date() + timedelta(days=20),
+            parcels=(Parcel(first, (second,)),),
+        )
+        with engine.begin() as conn:
+            (pid,) = repo.upsert_order(conn, order, ["17track"], now=NOW)
+        run_due(engine, settings, guards, NOW)
+    with engine.connect() as conn:
+        polled_results = repo.get_parcel(conn, pid).results["17track"]  # type: ignore[union-attr]
+        body = conn.execute(sa.text("SELECT body FROM observations")).scalar_one()
+    assert sorted(r["requested"] for r in polled_results) == [first, second]
+    (item,) = [i for i in json.loads(body)["data"]["accepted"] if i["number"] == first]
+    pushed_at = NOW + timedelta(hours=1)
+    push = {"event": "TRACKING_UPDATED", "data": {**item, "tag": None}}
+    observation = push_observation("17track", json.dumps(push).encode(), pushed_at)
+    polling.ingest(engine, observation, pushed_at, Settings.from_env({}), lambda d, a: None)
+    with engine.connect() as conn:
+        after = repo.get_parcel(conn, pid).results["17track"]  # type: ignore[union-attr]
+    by_number = {r["requested"]: r for r in after}
+    assert sorted(by_number) == [first, second]
+    assert by_number[second] == next(r for r in polled_results if r["requested"] == second)
+    assert by_number[first]["observed_at"] == pushed_at.isoformat()

@@ -64,6 +64,7 @@ def reanalyse_orders(
     flushed with these. `targets`: the poll's rows, read before its fetch: not read again
     when they hold every parcel of the orders (`_orders_and_parcels`)."""
     answered = set(bodies or ())
+    asked = {n for observation, _ in parsed for n in observation.numbers}
     orders, parcel_rows = _orders_and_parcels(conn, order_ids, targets)
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
     fresh = pipeline.route_parsed(list(models.values()), parsed)
@@ -78,7 +79,7 @@ def reanalyse_orders(
         new = _new_events(rows, models, fresh, known)
         writes.events += new
         if source is None or not _quiet_repoll(
-            writes, order_row, rows, models, fresh, source, len(new), answered, polled, now
+            writes, order_row, rows, models, fresh, source, len(new), answered, asked, polled, now
         ):
             changed.append(order_id)
     stored = evidence.source_events_for_parcels(conn, [r.id for o in changed for r in by_order[o]])
@@ -86,7 +87,7 @@ def reanalyse_orders(
         with logs.bind(order_id=order_id):
             rows, order_row = by_order[order_id], orders[order_id]
             analysis = _analyse(
-                order_row, rows, models, stored, fresh, source, answered, now, settings
+                order_row, rows, models, stored, fresh, source, answered, asked, now, settings
             )
             _plan_analysis(writes, order_row, rows, analysis, now, polled or set())
     if source is not None:
@@ -124,6 +125,7 @@ def _quiet_repoll(
     source: str,
     new_events: int,
     answered: set[int],
+    asked: set[str],
     polled: set[int] | None,
     now: datetime,
 ) -> bool:
@@ -133,7 +135,8 @@ def _quiet_repoll(
     for row in rows:
         if row.id not in answered:
             continue  # another parcel of the order, not asked about in this poll
-        results = fresh.results[models[row.id]]
+        kept = repoll.other_numbers_results(row, source, asked)
+        results = [*kept, *fresh.results[models[row.id]]]
         changed = changed or repoll.results_changed(row, source, results)
         writes.parcel(polling.results_values(row, source, results))
     if not repoll.quiet(order_row, rows, new_events, changed):
@@ -176,6 +179,7 @@ def _analyse(
     fresh: pipeline.Routed,
     source: str | None,
     answered: set[int],
+    asked: set[str],
     now: datetime,
     settings: Settings,
 ) -> pipeline.Analysis:
@@ -188,8 +192,12 @@ def _analyse(
             known.setdefault(event_id(row.id, event), event)
         events[parcel] = list(known.values())
         stored_results = polling.stored_results(row)
-        if row.id in answered:  # `source` answered it again: its new answers replace the old
-            stored_results = [r for r in stored_results if r.source != source]
+        if source is not None and row.id in answered:
+            # `source` answered it again: its new answers replace the old (of those numbers)
+            others = {r.requested for r in repoll.other_numbers_results(row, source, asked)}
+            stored_results = [
+                r for r in stored_results if r.source != source or r.requested in others
+            ]
         results[parcel] = stored_results + list(fresh.results.get(parcel, []))
     order: Order = polling.order_value(order_row, rows)
     routed = pipeline.Routed(events, results, list(fresh.warnings))

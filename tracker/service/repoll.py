@@ -44,6 +44,22 @@ def results_changed(row: ParcelRow, source: str, results: Sequence[NumberResult]
     return _stable(fresh) != _stable(stored)
 
 
+def other_numbers_results(
+    row: ParcelRow, source: str, asked: Collection[str]
+) -> list[NumberResult]:
+    """The stored answers of `source` about the parcel's numbers that an answer naming `asked`
+    was not about: they stay when it replaces the others (a push about one number of a
+    two-number parcel leaves the other's answer as it was). An answer naming none of the
+    parcel's numbers (found by another route) replaces them all."""
+    numbers = {row.tracking_number, *row.other_numbers}
+    about = numbers.intersection(asked) or numbers
+    return [
+        polling.result_from_data(r)
+        for r in (row.results or {}).get(source, [])
+        if r.get("requested") not in about
+    ]
+
+
 def _stable(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != _VOLATILE} for r in results]
 
