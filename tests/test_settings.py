@@ -5,6 +5,7 @@ from cryptography.fernet import Fernet
 
 from tracker.errors import ConfigurationError
 from tracker.settings import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Secret, Settings
+from tracker.sources.base import RateLimit
 
 
 def test_defaults_are_the_embedded_service() -> None:
@@ -63,6 +64,8 @@ def test_secrets_never_show_in_repr() -> None:
         ({"TRACKER_API_PORT": "99999"}, "TRACKER_API_PORT", "between"),
         ({"TRACKER_CAINIAO_RATE": "fast"}, "TRACKER_CAINIAO_RATE", "CALLS/SECONDS"),
         ({"TRACKER_CAINIAO_RATE": "0/1"}, "TRACKER_CAINIAO_RATE", "positive"),
+        ({"TRACKER_DHL_RATE": "1/1,daily"}, "TRACKER_DHL_RATE", "1/1,250/86400"),
+        ({"TRACKER_DHL_RATE": "1/1,"}, "TRACKER_DHL_RATE", "CALLS/SECONDS"),
         ({"TRACKER_API_RATE_LIMIT": "lots"}, "TRACKER_API_RATE_LIMIT", "20/second"),
         ({"TRACKER_STALLED_DAYS": "ten"}, "TRACKER_STALLED_DAYS", "integer"),
         ({"TRACKER_SECRET_KEY": "hunter2"}, "TRACKER_SECRET_KEY", "key 1 of 1 is not a Fernet"),
@@ -94,9 +97,14 @@ def test_postgres_url_is_accepted() -> None:
 
 def test_rate_overrides_the_published_quota() -> None:
     settings = Settings.from_env({"TRACKER_CAINIAO_RATE": "500/1", "TRACKER_DHL_RATE": "250/86400"})
-    assert settings.rate_limits["cainiao"].per_second == 500
-    assert settings.rate_limits["dhl"].period == 86400
+    assert settings.rate_limits["cainiao"] == (RateLimit(500, 1.0),)
+    assert settings.rate_limits["dhl"] == (RateLimit(250, 86400.0),)
     assert "17track" not in settings.rate_limits
+
+
+def test_a_rate_may_have_several_windows() -> None:
+    settings = Settings.from_env({"TRACKER_DHL_RATE": "1/1, 250/86400"})
+    assert settings.rate_limits["dhl"] == (RateLimit(1, 1.0), RateLimit(250, 86400.0))
 
 
 def test_api_rate_limit_in_limits_notation() -> None:

@@ -90,7 +90,7 @@ def env_name(source: str) -> str:
 class SourceSettings:
     url: str | None = None
     key: Secret | None = None
-    rate: RateLimit | None = None  # overrides the source's published quota
+    rate: tuple[RateLimit, ...] | None = None  # overrides every window of the published quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +120,9 @@ class Settings:
         return self.sources.get(name, SourceSettings())
 
     @property
-    def rate_limits(self) -> dict[str, RateLimit]:
-        """Quotas set in the environment (TRACKER_<SOURCE>_RATE), by source."""
+    def rate_limits(self) -> dict[str, tuple[RateLimit, ...]]:
+        """Quotas set in the environment (TRACKER_<SOURCE>_RATE), by source: each a tuple of
+        windows, every one of which must grant a call."""
         return {name: s.rate for name, s in self.sources.items() if s.rate is not None}
 
     @classmethod
@@ -239,15 +240,21 @@ def _source_settings(ours: Mapping[str, str]) -> dict[str, SourceSettings]:
     }
 
 
-def _rate(name: str, value: str) -> RateLimit:
-    calls, _, period = value.partition("/")
-    try:
-        limit = RateLimit(int(calls), float(period or "1"))
-    except ValueError as exc:
-        raise _fail(name, f"expected CALLS/SECONDS such as 3/1, got {value!r}") from exc
-    if limit.calls < 1 or limit.period <= 0:
-        raise _fail(name, f"expected a positive quota such as 3/1, got {value!r}")
-    return limit
+def _rate(name: str, value: str) -> tuple[RateLimit, ...]:
+    """CALLS/SECONDS, or several such windows separated by commas (`1/1,250/86400`)."""
+    windows = []
+    for part in value.split(","):
+        calls, _, period = part.strip().partition("/")
+        try:
+            limit = RateLimit(int(calls), float(period or "1"))
+        except ValueError as exc:
+            raise _fail(
+                name, f"expected CALLS/SECONDS such as 3/1 or 1/1,250/86400, got {value!r}"
+            ) from exc
+        if limit.calls < 1 or limit.period <= 0:
+            raise _fail(name, f"expected a positive quota such as 3/1, got {value!r}")
+        windows.append(limit)
+    return tuple(windows)
 
 
 def _rate_limit(name: str, value: str) -> str:

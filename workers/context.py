@@ -53,7 +53,7 @@ class Context:
 
     @cached_property
     def guards(self) -> Guards:
-        limits = {name: sources.spec(name).rate_limit for name in _all_sources()}
+        limits = {name: sources.spec(name).quota for name in _all_sources()}
         limits.update(self.settings.rate_limits)
         return Guards(self.settings.redis_url, limits)
 

@@ -1,6 +1,7 @@
 """What keeps every worker, together, inside each source's quota (reliability.md RL-1/2, CB-1).
 
-- a moving-window rate limit per source, in Redis (`limits`), shared by all worker processes;
+- a moving-window rate limit per source, in Redis (`limits`), shared by all worker processes:
+  one window per window of the source's quota (DHL: a second and a day), each must grant;
 - a cooldown key per source set from a 429's Retry-After, checked by every worker;
 - a circuit breaker per source with its state in Redis (`pybreaker`), so an outage opens the
   circuit for all workers instead of each burning quota on its own.
@@ -9,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -38,10 +39,21 @@ def _is_business_error(exc: BaseException) -> bool:
     return not (isinstance(exc, TrackerError) and exc.retryable)
 
 
+Quota = RateLimit | Sequence[RateLimit]  # one window, or several that must all grant
+
+
+def _windows(quota: Quota) -> tuple[RateLimit, ...]:
+    """The quota's windows, shortest first (the one most often refusing is asked first)."""
+    windows = (quota,) if isinstance(quota, RateLimit) else tuple(quota)
+    if not windows:
+        raise ValueError("a quota needs at least one window")
+    return tuple(sorted(windows, key=lambda w: w.period))
+
+
 @dataclass
 class SourceGuard:
     source: str
-    limit: RateLimit
+    limits: tuple[RateLimit, ...]  # every window of the quota (`_windows`)
     limiter: MovingWindowRateLimiter
     client: redis.Redis
     breaker: pybreaker.CircuitBreaker
@@ -51,17 +63,21 @@ class SourceGuard:
         return f"tracker:cooldown:{self.source}"
 
     def wait_time(self, calls: int = 1) -> float:
-        """0 if `calls` calls may go now (and takes their slots), else seconds until they
-        may. More calls than the window holds (a task planned under a larger quota) take the
-        whole window rather than waiting for ever."""
+        """0 if `calls` calls may go now (and takes their slots in every window), else
+        seconds until the window that refused may grant them. More calls than a window holds
+        (a task planned under a larger quota) take that whole window rather than waiting for
+        ever. Windows are asked in turn, shortest first: slots taken in the shorter windows
+        before a longer one refuses are not given back (a lost slot of a second, never a call
+        beyond any window)."""
         cooldown = self.client.pttl(self.cooldown_key)
         if isinstance(cooldown, int) and cooldown > 0:
             return cooldown / 1000
-        item = _item(self.limit)
-        if self.limiter.hit(item, "source", self.source, cost=min(calls, item.amount)):
-            return 0.0
-        stats = self.limiter.get_window_stats(item, "source", self.source)
-        return max(0.01, stats.reset_time - time.time())
+        for limit in self.limits:
+            item = _item(limit)
+            if not self.limiter.hit(item, "source", self.source, cost=min(calls, item.amount)):
+                stats = self.limiter.get_window_stats(item, "source", self.source)
+                return max(0.01, stats.reset_time - time.time())
+        return 0.0
 
     def cool_down(self, seconds: float) -> None:
         if seconds > 0:
@@ -84,13 +100,13 @@ class Guards:
     def __init__(
         self,
         redis_url: str,
-        limits: dict[str, RateLimit],
+        limits: Mapping[str, Quota],
         fail_max: int = BREAKER_FAIL_MAX,
         reset_timeout: float = BREAKER_RESET_SECONDS,
     ) -> None:
         self.client = redis.Redis.from_url(redis_url)  # bytes: pybreaker needs no decoding
         self.limiter = MovingWindowRateLimiter(RedisStorage(redis_url))
-        self.limits = limits
+        self.limits = {source: _windows(quota) for source, quota in limits.items()}
         self.fail_max = fail_max
         self.reset_timeout = reset_timeout
         self._guards: dict[str, SourceGuard] = {}
@@ -116,7 +132,8 @@ class Guards:
         """Forget a source's cooldown, window and breaker (tests, operator action)."""
         guard = self[source]
         self.client.delete(guard.cooldown_key)
-        self.limiter.clear(_item(guard.limit), "source", source)
+        for limit in guard.limits:
+            self.limiter.clear(_item(limit), "source", source)
         guard.breaker.close()
 
     def close(self) -> None:

@@ -172,6 +172,10 @@ def test_a_poll_task_asks_for_as_many_numbers_as_the_quota_allows_at_once() -> N
     assert polling.task_size("cainiao", generous) == 40  # 4 calls of 10
     assert polling.task_size("17track", generous) == 40
     assert polling.task_size("cainiao", Settings.from_env({"TRACKER_CAINIAO_RATE": "2/1"})) == 20
+    # several windows: the smallest one sizes the task
+    windows = Settings.from_env({"TRACKER_CAINIAO_RATE": "100/1,3/60"})
+    assert polling.task_size("cainiao", windows) == 30
+    assert polling.task_size("dhl", published) == 1  # one number a call, one call a second
 
 
 def test_a_task_of_several_calls_polls_every_parcel_and_keeps_each_answer(

@@ -62,8 +62,8 @@ def test_spec_is_complete(name: str) -> None:
     spec = sources.spec(name)
     assert spec.name == name
     assert spec.batch_size >= 1
-    assert spec.rate_limit.calls >= 1
-    assert spec.rate_limit.period > 0
+    assert spec.quota and all(w.calls >= 1 and w.period > 0 for w in spec.quota)
+    assert len({w.period for w in spec.quota}) == len(spec.quota)  # one limit per window
     assert spec.base_url.startswith("https://")
     assert spec.auth
 

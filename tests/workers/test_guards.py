@@ -16,7 +16,11 @@ from tracker.sources.base import RateLimit
 from workers.guards import Guards
 
 REDIS_URL = redis_server.url(14)
-LIMITS = {"cainiao": RateLimit(10, 1.0), "17track": RateLimit(3, 1.0)}
+LIMITS = {
+    "cainiao": RateLimit(10, 1.0),
+    "17track": RateLimit(3, 1.0),
+    "dhl": (RateLimit(5, 60.0), RateLimit(3, 1.0)),  # like DHL's day and second, shortened
+}
 
 
 @pytest.fixture
@@ -70,6 +74,20 @@ def test_a_task_of_several_calls_takes_a_slot_per_call(guards: Guards) -> None:
     time.sleep(1.1)
     # more calls than the window holds take the whole window rather than wait for ever
     assert guard.wait_time(5) == 0 and guard.wait_time(1) > 0
+
+
+def test_every_window_of_a_quota_must_grant(guards: Guards) -> None:
+    guard = guards["dhl"]  # 3 calls a second and 5 a minute
+    assert [guard.wait_time() for _ in range(3)] == [0, 0, 0]
+    assert 0 < guard.wait_time() <= 1.0  # the second's window refuses
+    time.sleep(1.1)
+    assert guard.wait_time(2) == 0  # 5 calls this minute: the minute's window is full
+    wait = guard.wait_time()
+    assert 55 < wait <= 60  # refused by the minute's window: wait for its oldest call to age
+    time.sleep(1.1)
+    assert guard.wait_time() > 55  # a second later, still the minute's window
+    guards.reset("dhl")  # an operator's reset clears every window
+    assert guard.wait_time() == 0
 
 
 def test_429_sets_a_cooldown_every_worker_sees(guards: Guards) -> None:

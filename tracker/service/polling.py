@@ -93,17 +93,18 @@ class PollOutcome:
 # ----------------------------------------------------------------------------- dispatch
 
 
-def calls_per_task(spec: SourceSpec, limit: RateLimit) -> int:
-    """How many calls of a source one poll task makes (see TASK_NUMBERS): never more than its
-    quota's window holds, so a task's calls can always be granted together."""
-    return max(1, min(MAX_CALLS_PER_TASK, TASK_NUMBERS // spec.batch_size, limit.calls))
+def calls_per_task(spec: SourceSpec, quota: Sequence[RateLimit]) -> int:
+    """How many calls of a source one poll task makes (see TASK_NUMBERS): never more than the
+    smallest window of its quota holds, so a task's calls can always be granted together."""
+    fits = min(limit.calls for limit in quota)
+    return max(1, min(MAX_CALLS_PER_TASK, TASK_NUMBERS // spec.batch_size, fits))
 
 
 def task_size(source: str, settings: Settings) -> int:
     """How many numbers one poll task of `source` asks for."""
     spec = sources.spec(source)
-    limit = settings.rate_limits.get(source, spec.rate_limit)
-    return spec.batch_size * calls_per_task(spec, limit)
+    quota = settings.rate_limits.get(source, spec.quota)
+    return spec.batch_size * calls_per_task(spec, quota)
 
 
 def plan(

@@ -45,6 +45,14 @@ class SourceSpec:
     auth: str  # how credentials travel, in words ("header 17token", "none", ...)
     key_required: bool
     formats: tuple[str, ...] = ("json",)
+    # further windows the source enforces beside `rate_limit` (DHL: 1 call a second as well as
+    # 250 a day); every window must grant a call
+    more_limits: tuple[RateLimit, ...] = ()
+
+    @property
+    def quota(self) -> tuple[RateLimit, ...]:
+        """Every window of the source's published quota."""
+        return (self.rate_limit, *self.more_limits)
 
 
 class SourceModule(Protocol):

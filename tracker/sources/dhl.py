@@ -33,12 +33,14 @@ SPEC = SourceSpec(
     name=SOURCE,
     base_url="https://api-eu.dhl.com/track",
     batch_size=1,  # one trackingNumber per GET
-    # Initial service level: 250 calls/day (reset 00:00 GMT), at most 1 call/s. The daily quota
-    # is the binding one; pacing it evenly also keeps us far under 1/s (carriers.md §4.4, G10).
+    # Initial service level: 250 calls/day (reset 00:00 GMT), at most 1 call/s (carriers.md
+    # §4.4, G10). Both are windows of the shared limit: the daily one alone would let its 250
+    # calls go in the same second.
     rate_limit=RateLimit(calls=250, period=86400.0),
     auth="API key in header `DHL-API-Key`",
     key_required=True,
     formats=("json", "xml"),
+    more_limits=(RateLimit(calls=1, period=1.0),),
 )
 
 # Unified statusCode -> sub-status (carriers.md §10.3 "DHL Unified").
