@@ -294,3 +294,49 @@ def test_a_secret_the_key_cannot_open_is_a_500_naming_the_endpoint(
         assert detail.startswith(f"endpoint {row.id}: webhook secret is encrypted but ")
         assert "TRACKER_SECRET_KEY" in detail and "Traceback" not in response.text
     assert received == []  # never sent unsigned
+
+
+
+@pytest.mark.postgres
+def test_connections_the_database_dropped_are_one_503_then_the_api_recovers(
+    celery_queue: CeleryQueue, redis_client: redis.Redis
+) -> None:
+    """What a PostgreSQL restart does to the API's pooled connections (the server ends every
+    backend): the API pings none of them before use (`API_POOL_RECYCLE`), so the request that
+    meets a dead one is a 503 with Retry-After naming the database, and the next request is
+    served on fresh connections: no restart of the API, no 500."""
+    from tests.api.conftest import ENV_TOKEN
+    from tests.store.conftest import postgres_base_url, postgres_database
+    from tracker.api import create_app
+    from tracker.store.db import make_engine, upgrade
+
+    auth = {"Authorization": f"Bearer {ENV_TOKEN}"}
+    with postgres_database("tracker_api_restart") as url:
+        migrate = make_engine(url)
+        upgrade(migrate)
+        migrate.dispose()
+        settings = make_settings(database_url=url)  # the API makes its own engine and pool
+        app = create_app(settings, celery_queue, redis=redis_client, clock=lambda: NOW)
+        admin = sa.create_engine(postgres_base_url(), isolation_level="AUTOCOMMIT")
+        try:
+            with TestClient(app) as client:
+                for _ in range(3):
+                    assert client.get("/v1/orders", headers=auth).status_code == 200
+                with admin.connect() as conn:
+                    ended = conn.execute(
+                        sa.text(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = :name AND pid <> pg_backend_pid()"
+                        ),
+                        {"name": sa.make_url(url).database},
+                    ).scalar_one()
+                assert ended >= 1  # the API's pooled connections
+                dropped = client.get("/v1/orders", headers=auth)
+                assert dropped.status_code == 503
+                assert dropped.headers["retry-after"]
+                assert dropped.json()["detail"].startswith("database is unavailable")
+                again = [client.get("/v1/orders", headers=auth).status_code for _ in range(3)]
+                assert again == [200, 200, 200]
+        finally:
+            admin.dispose()
+            app.state.ctx.engine.dispose()
