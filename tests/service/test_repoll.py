@@ -446,3 +446,85 @@ def test_a_push_about_one_number_keeps_the_answer_about_the_parcels_other_number
     assert sorted(by_number) == [first, second]
     assert by_number[second] == next(r for r in polled_results if r["requested"] == second)
     assert by_number[first]["observed_at"] == pushed_at.isoformat()
+
+
+def _push_of(engine: Engine, number: str, received: datetime) -> Any:
+    """A 17TRACK push of `number`'s item in the newest stored 17TRACK answer."""
+    import json
+
+    from tracker.sources.push import push_observation
+
+    with engine.connect() as conn:
+        body = conn.execute(
+            sa.text(
+                "SELECT body FROM observations WHERE source = '17track' "
+                "ORDER BY fetched_at DESC, id DESC LIMIT 1"
+            )
+        ).scalar_one()
+    (item,) = [i for i in json.loads(body)["data"]["accepted"] if i["number"] == number]
+    push = {"event": "TRACKING_UPDATED", "data": {**item, "tag": None}}
+    return push_observation("17track", json.dumps(push).encode(), received)
+
+
+def test_a_push_is_processed_once_and_an_older_one_replayed_changes_nothing(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    """17TRACK signs no delivery id nor time: a push's body is its id (SEC-10). Replaying the
+    push of an older state after a newer one must not bring the older answers back."""
+    from tracker.service import polling
+    from tracker.settings import Settings
+
+    number = "LP00512345678901"
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    sim.clock.set(START + timedelta(hours=150))  # on its way
+    run_due(engine, settings, guards, NOW)
+    older = _push_of(engine, number, NOW + timedelta(hours=1))
+    sim.clock.set(NOW)  # delivered
+    make_due(engine)
+    run_due(engine, settings, guards, NOW + timedelta(hours=2))
+    newer = _push_of(engine, number, NOW + timedelta(hours=3))
+    plain = Settings.from_env({})
+    for push in (older, newer):
+        polling.ingest(engine, push, push.fetched_at, plain, lambda d, a: None)
+    with engine.connect() as conn:
+        parcel = repo.get_parcel(conn, pid)
+        report = repo.get_order(conn, "A-1")
+    assert parcel is not None and parcel.bodies is not None
+    assert parcel.bodies["17track"] == newer.sha256
+    later = NOW + timedelta(hours=4)
+    for push in (older, newer):  # the older replayed, then the newer sent again
+        assert polling.ingest(engine, push, later, plain, lambda d, a: None)[1] == 1
+        with engine.connect() as conn:
+            assert repo.get_parcel(conn, pid) == parcel  # answers, digest, schedule: as were
+            assert repo.get_order(conn, "A-1") == report
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM observations")).scalar_one()
+    assert stored == 6  # two polls of two sources, and each push once
+
+
+def test_a_push_received_before_its_order_is_linked_when_it_comes_again(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    from tracker.service import polling
+    from tracker.settings import Settings
+
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    run_due(engine, settings, guards, NOW)
+    push = _push_of(engine, "LP00512345678901", NOW + timedelta(hours=1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM observation_parcels"))
+        conn.execute(sa.text("UPDATE parcels SET tracking_number = 'LP-NOT-YET'"))
+    plain = Settings.from_env({})
+    first = polling.ingest(engine, push, push.fetched_at, plain, lambda d, a: None)
+    assert first[1] == 0  # no parcel carries its number yet: kept unlinked
+    with engine.begin() as conn:  # the order's number is now known
+        conn.execute(sa.text("UPDATE parcels SET tracking_number = 'LP00512345678901'"))
+    second = polling.ingest(engine, push, NOW + timedelta(hours=2), plain, lambda d, a: None)
+    assert second == (first[0], 1)
+    with engine.connect() as conn:
+        assert count_links(conn, pid) == 1
+        parcel = repo.get_parcel(conn, pid)
+    assert parcel is not None and parcel.bodies is not None
+    assert parcel.bodies["17track"] == push.sha256  # analysed: its answers are the parcel's

@@ -337,13 +337,27 @@ def ingest(
     """A verified push (17TRACK, AfterShip) handled like the answer to a poll: stored as
     evidence, linked to the parcels it names, and every order it touches re-analysed in the
     same transaction, so its alerts go out now, not at the next poll. Returns (observation id,
-    parcels)."""
+    parcels).
+
+    A push is processed once (reliability.md SEC-10): neither source signs a delivery id or a
+    timestamp, so its body is its id. The very body received before and already linked to
+    every parcel it names (the source retrying a push whose answer it missed, or a captured
+    push replayed later) changes nothing: an older state replayed after a newer one would
+    otherwise replace the source's newer answers. One that names a parcel added since is
+    linked and analysed."""
     parsed = _parse([observation])
     written = Written()
     with engine.begin() as conn:
         rows = polling.parcels_with_numbers(conn, observation.numbers)
         digest = observation.sha256
         ids = [r.id for r in rows]
+        seen = evidence.stored_links(conn, observation.source, digest)
+        if seen is not None and set(ids) <= seen[1]:
+            log.info(
+                "push received before: not processed again",
+                extra={"source": observation.source, "observation_id": seen[0]},
+            )
+            return seen[0], len(rows)
         observation_id = evidence.store_observation(conn, ids, observation, sha256=digest)
         if rows:
             written = reanalyse_orders(

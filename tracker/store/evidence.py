@@ -95,6 +95,20 @@ def store_observations(
     return [ids[key] for key in keys]
 
 
+def stored_links(conn: Connection, source: str, sha256: str) -> tuple[int, set[int]] | None:
+    """The id of the stored body of `source` with this sha256 and the parcels it is linked to
+    (None if that body was never stored)."""
+    query = (
+        sa.select(observations.c.id, observation_parcels.c.parcel_id)
+        .select_from(observations.outerjoin(observation_parcels))
+        .where(observations.c.source == source, observations.c.sha256 == sha256)
+    )
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    return int(rows[0].id), {int(r.parcel_id) for r in rows if r.parcel_id is not None}
+
+
 def link_observation(conn: Connection, observation_id: int, parcel_ids: Iterable[int]) -> None:
     _link(conn, [(observation_id, pid) for pid in set(parcel_ids)])
 
