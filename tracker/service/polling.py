@@ -256,7 +256,6 @@ def _store(
             source=source,
             bodies={i: digests[i] for i in ids if i in digests},
             writes=writes,
-            targets=targets,
         )
 
 

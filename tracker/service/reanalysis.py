@@ -56,16 +56,17 @@ def reanalyse_orders(
     source: str | None = None,
     bodies: Mapping[int, str] | None = None,
     writes: PollWrites | None = None,
-    targets: Sequence[PollTarget] = (),
 ) -> Written:
     """`bodies`: the parcels `source` just answered, each with the digest of its answer
     (`repoll.answer_digests`): only their answers of `source` are replaced; the order's other
     parcels (polled on their own schedule) keep theirs. `writes`: writes planned already,
-    flushed with these. `targets`: the poll's rows, read before its fetch: not read again
-    when they hold every parcel of the orders (`_orders_and_parcels`)."""
+    flushed with these. The orders and parcels are read here, in the transaction, not taken
+    from a poll's read before its fetch: an order updated or another source's answers stored
+    during the fetch are judged with, not overwritten."""
     answered = set(bodies or ())
     asked = {n for observation, _ in parsed for n in observation.numbers}
-    orders, parcel_rows = _orders_and_parcels(conn, order_ids, targets)
+    orders = polling.orders_by_id(conn, order_ids)
+    parcel_rows = polling.parcels_of_orders(conn, order_ids)
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
     fresh = pipeline.route_parsed(list(models.values()), parsed)
     known = evidence.event_ids_for_parcels(conn, models)
@@ -94,26 +95,6 @@ def reanalyse_orders(
         for parcel_id, digest in (bodies or {}).items():
             writes.parcel(polling.bodies_values(parcel_id, source, digest))
     return writes.flush(conn, now)
-
-
-def _orders_and_parcels(
-    conn: Connection, order_ids: set[str], targets: Sequence[PollTarget]
-) -> tuple[dict[str, OrderRow], list[ParcelRow]]:
-    """The orders and their parcels (by parcel id). A poll read them just before its fetch
-    (`targets`); when those hold every parcel of every order, they are used as read, as for
-    the answers that repeat (`repeat`): the events are read again below, in the transaction,
-    and an order updated meanwhile is due for a check that re-judges it (`upsert_order`).
-    Otherwise (an order with a parcel the poll did not ask about) they are read again."""
-    by_order: dict[str, list[PollTarget]] = defaultdict(list)
-    for target in targets:
-        by_order[target.order.id].append(target)
-    if order_ids and all(
-        o in by_order and len(by_order[o]) == by_order[o][0].order_parcels for o in order_ids
-    ):
-        orders = {o: by_order[o][0].order for o in order_ids}
-        rows = sorted((t.parcel for o in order_ids for t in by_order[o]), key=lambda r: r.id)
-        return orders, rows
-    return polling.orders_by_id(conn, order_ids), polling.parcels_of_orders(conn, order_ids)
 
 
 def _quiet_repoll(
