@@ -43,11 +43,18 @@ Quota = RateLimit | Sequence[RateLimit]  # one window, or several that must all 
 
 
 def _windows(quota: Quota) -> tuple[RateLimit, ...]:
-    """The quota's windows, shortest first (the one most often refusing is asked first)."""
+    """The quota's windows, shortest first (the one most often refusing is asked first).
+    Windows are counted in whole seconds (`_item`): two that round to the same length would
+    share one Redis key, so only the tighter of them is kept."""
     windows = (quota,) if isinstance(quota, RateLimit) else tuple(quota)
     if not windows:
         raise ValueError("a quota needs at least one window")
-    return tuple(sorted(windows, key=lambda w: w.period))
+    tightest: dict[int, RateLimit] = {}
+    for window in windows:
+        seconds = _item(window).multiples
+        if seconds not in tightest or window.calls < tightest[seconds].calls:
+            tightest[seconds] = window
+    return tuple(tightest[s] for s in sorted(tightest))
 
 
 @dataclass

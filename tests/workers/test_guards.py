@@ -90,6 +90,16 @@ def test_every_window_of_a_quota_must_grant(guards: Guards) -> None:
     assert guard.wait_time() == 0
 
 
+def test_windows_of_the_same_length_in_whole_seconds_keep_the_tighter() -> None:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    quota = (RateLimit(2, 1.0), RateLimit(1, 1.4), RateLimit(9, 60.0))  # 1 s and 1.4 s: one key
+    with Guards(REDIS_URL, {"dhl": quota}) as g:
+        assert g["dhl"].limits == (RateLimit(1, 1.4), RateLimit(9, 60.0))
+        assert g["dhl"].wait_time() == 0  # two windows on one key would never grant
+        assert g["dhl"].wait_time() > 0
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
 def test_429_sets_a_cooldown_every_worker_sees(guards: Guards) -> None:
     def limited() -> None:
         raise RateLimited("cainiao", "HTTP 429", retry_after=3)
