@@ -501,6 +501,27 @@ def test_a_push_is_processed_once_and_an_older_one_replayed_changes_nothing(
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM observations")).scalar_one()
     assert stored == 6  # two polls of two sources, and each push once
+    # a second order shipped under the same number, then the older push replayed: the new
+    # parcel takes it in, the first parcel's newer answers stay
+    with engine.begin() as conn:
+        (other,) = repo.upsert_order(
+            conn,
+            Order(
+                "A-2",
+                Destination("DE", "10115", "Berlin"),
+                START,
+                NOW.date() + timedelta(days=20),
+                parcels=(Parcel(number),),
+            ),
+            ["17track"],
+            now=later,
+        )
+    assert polling.ingest(engine, older, later, plain, lambda d, a: None)[1] == 2
+    with engine.connect() as conn:
+        assert repo.get_parcel(conn, pid) == parcel
+        assert count_links(conn, other) == 1
+        taken = repo.get_parcel(conn, other)
+    assert taken is not None and taken.bodies == {"17track": older.sha256}
 
 
 def test_a_push_received_before_its_order_is_linked_when_it_comes_again(
@@ -528,3 +549,93 @@ def test_a_push_received_before_its_order_is_linked_when_it_comes_again(
         parcel = repo.get_parcel(conn, pid)
     assert parcel is not None and parcel.bodies is not None
     assert parcel.bodies["17track"] == push.sha256  # analysed: its answers are the parcel's
+
+
+def test_only_answers_about_the_parcels_other_numbers_are_kept(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    """An answer kept aside when a source answers again must be about one of the parcel's own
+    numbers: an extra answer the source gave once (for a number nobody asked about) or one
+    about a number removed from the parcel is replaced, not kept for ever."""
+    import dataclasses
+
+    settings = settings_for(sim)
+    (pid,) = add_order(engine)
+    run_due(engine, settings, guards, NOW)
+    with engine.connect() as conn:
+        row = repo.get_parcel(conn, pid)
+    assert row is not None and row.results is not None
+    mine = row.results["17track"][0]
+    stray = {**mine, "requested": "LP-NOBODY-ASKED"}
+    row = dataclasses.replace(row, results={**row.results, "17track": [mine, stray]})
+    assert repoll.other_numbers_results(row, "17track", {row.tracking_number}) == []
+    two = dataclasses.replace(row, other_numbers=["LP-SECOND"])
+    second = {**mine, "requested": "LP-SECOND"}
+    two = dataclasses.replace(two, results={**row.results, "17track": [mine, second, stray]})
+    kept = repoll.other_numbers_results(two, "17track", {row.tracking_number})
+    assert [r.requested for r in kept] == ["LP-SECOND"]
+    # a poll names every number of the parcel: nothing is kept aside
+    assert repoll.other_numbers_results(two, "17track", {row.tracking_number, "LP-SECOND"}) == []
+
+
+class _MeanwhileGuard:
+    """The real guard of a source, running `meanwhile` once as the fetch starts: what another
+    process commits while a poll waits on its source."""
+
+    def __init__(self, guard: Any, meanwhile: Any) -> None:
+        self.guard, self.meanwhile = guard, meanwhile
+
+    def wait_time(self, calls: int = 1) -> float:
+        return float(self.guard.wait_time(calls))
+
+    def call(self, func: Any) -> Any:
+        if self.meanwhile is not None:
+            self.meanwhile, action = None, self.meanwhile
+            action()
+        return self.guard.call(func)
+
+
+def test_an_order_updated_during_a_polls_fetch_is_judged_with_the_update(
+    engine: Engine, sim: SimServer, guards: Guards
+) -> None:
+    """An import adds a second parcel to the order while a poll of its first parcel is
+    fetching: the poll's re-analysis judges the order as it is when it writes (the report is
+    what a fresh re-analysis gives), not as it was read before the fetch."""
+    from tests.service.test_polling import client
+    from tracker.service import polling
+    from tracker.service.reanalysis import reanalyse_orders
+
+    settings = settings_for(sim)
+
+    def order(*numbers: str) -> Order:
+        parcels = tuple(Parcel(n) for n in numbers)
+        where = Destination("DE", "10115", "Berlin")
+        return Order("A-1", where, START, NOW.date(), parcels=parcels)
+
+    with engine.begin() as conn:
+        (pid,) = repo.upsert_order(conn, order("LP00512345678901"), ["17track"], now=NOW)
+    sim.clock.set(START + timedelta(hours=50))
+    fetch = client(settings, "17track")
+    polling.poll(engine, fetch, guards["17track"], [pid], lambda: NOW, settings, lambda d, a: None)
+    sim.clock.set(START + timedelta(hours=130))  # a new scan
+    later = NOW + timedelta(hours=3)
+
+    def add_parcel() -> None:
+        with engine.begin() as conn:
+            both = order("LP00512345678901", "LP00599999999999")
+            repo.upsert_order(conn, both, ["17track"], now=later)
+
+    meddled = _MeanwhileGuard(guards["17track"], add_parcel)
+    outcome = polling.poll(
+        engine, fetch, meddled, [pid], lambda: later, settings, lambda d, a: None
+    )
+    assert outcome.outcome == "ok" and outcome.new_events
+    with engine.connect() as conn:
+        written = repo.get_order(conn, "A-1")
+    with engine.begin() as conn:
+        reanalyse_orders(conn, {"A-1"}, later, settings)
+    with engine.connect() as conn:
+        fresh = repo.get_order(conn, "A-1")
+    assert written is not None and fresh is not None
+    judged = ("status", "substatus", "verdict", "window_state", "dispute_closes_at")
+    assert {k: getattr(written, k) for k in judged} == {k: getattr(fresh, k) for k in judged}

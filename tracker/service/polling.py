@@ -339,29 +339,35 @@ def ingest(
     parcels).
 
     A push is processed once (reliability.md SEC-10): neither source signs a delivery id or a
-    timestamp, so its body is its id. The very body received before and already linked to
-    every parcel it names (the source retrying a push whose answer it missed, or a captured
-    push replayed later) changes nothing: an older state replayed after a newer one would
-    otherwise replace the source's newer answers. One that names a parcel added since is
-    linked and analysed."""
+    timestamp, so its body is its id. The very body received before (the source retrying a
+    push whose answer it missed, or a captured push replayed later) changes nothing for the
+    parcels it was linked to: an older state replayed after a newer one would otherwise
+    replace the source's newer answers. Only parcels carrying its number since (an order
+    added after it came) are linked and analysed."""
     parsed = _parse([observation])
     written = Written()
     with engine.begin() as conn:
         rows = polling.parcels_with_numbers(conn, observation.numbers)
         digest = observation.sha256
-        ids = [r.id for r in rows]
         seen = evidence.stored_links(conn, observation.source, digest)
-        if seen is not None and set(ids) <= seen[1]:
+        if seen is not None:  # received before: only parcels added since take it in
+            fresh = [r for r in rows if r.id not in seen[1]]
             log.info(
-                "push received before: not processed again",
-                extra={"source": observation.source, "observation_id": seen[0]},
+                "push received before",
+                extra={
+                    "source": observation.source,
+                    "observation_id": seen[0],
+                    "new_parcels": len(fresh),
+                },
             )
-            return seen[0], len(rows)
+        else:
+            fresh = rows
+        ids = [r.id for r in fresh]
         observation_id = evidence.store_observation(conn, ids, observation, sha256=digest)
-        if rows:
+        if fresh:
             written = reanalyse_orders(
                 conn,
-                {r.order_id for r in rows},
+                {r.order_id for r in fresh},
                 now,
                 settings,
                 parsed=parsed,

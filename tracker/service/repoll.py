@@ -26,6 +26,8 @@ from datetime import datetime
 from hashlib import sha256
 from typing import Any
 
+import orjson
+
 from tracker import cadence, deadlines, sources
 from tracker.model import NumberResult, Observation, Status, Verdict
 from tracker.store import polling
@@ -52,16 +54,19 @@ def other_numbers_results(
     two-number parcel leaves the other's answer as it was). An answer naming none of the
     parcel's numbers (found by another route) replaces them all."""
     numbers = {row.tracking_number, *row.other_numbers}
-    about = numbers.intersection(asked) or numbers
+    others = numbers - (numbers.intersection(asked) or numbers)
     return [
         polling.result_from_data(r)
         for r in (row.results or {}).get(source, [])
-        if r.get("requested") not in about
+        if r.get("requested") in others
     ]
 
 
-def _stable(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != _VOLATILE} for r in results]
+def _stable(results: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """The answers without their fetch time, in a canonical order (the answers kept for a
+    parcel's other number come first after a push, last in the poll that stored them)."""
+    stable = [{k: v for k, v in r.items() if k != _VOLATILE} for r in results]
+    return sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in stable)
 
 
 def quiet(order_row: OrderRow, rows: Sequence[ParcelRow], new_events: int, changed: bool) -> bool:
