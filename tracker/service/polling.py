@@ -256,6 +256,7 @@ def _store(
             source=source,
             bodies={i: digests[i] for i in ids if i in digests},
             writes=writes,
+            targets=targets,
         )
 
 

@@ -56,17 +56,26 @@ def reanalyse_orders(
     source: str | None = None,
     bodies: Mapping[int, str] | None = None,
     writes: PollWrites | None = None,
+    targets: Sequence[PollTarget] = (),
 ) -> Written:
     """`bodies`: the parcels `source` just answered, each with the digest of its answer
     (`repoll.answer_digests`): only their answers of `source` are replaced; the order's other
     parcels (polled on their own schedule) keep theirs. `writes`: writes planned already,
-    flushed with these. The orders and parcels are read here, in the transaction, not taken
-    from a poll's read before its fetch: an order updated or another source's answers stored
-    during the fetch are judged with, not overwritten."""
+    flushed with these.
+
+    `targets`: a poll's rows, read before its fetch. When they hold every parcel of the
+    orders, they tell which orders are quiet (rescheduled from stored state, as `repeat`
+    does); the orders to re-analyse are read again here, in the transaction, so an order
+    updated or another source's answers stored during the fetch are judged with, not
+    overwritten. Without them everything is read here."""
     answered = set(bodies or ())
     asked = {n for observation, _ in parsed for n in observation.numbers}
-    orders = polling.orders_by_id(conn, order_ids)
-    parcel_rows = polling.parcels_of_orders(conn, order_ids)
+    before = _read_before(targets, order_ids)
+    if before is None:
+        orders = polling.orders_by_id(conn, order_ids)
+        parcel_rows = polling.parcels_of_orders(conn, order_ids)
+    else:
+        orders, parcel_rows = before
     models = {row.id: polling.parcel_model(row) for row in parcel_rows}
     fresh = pipeline.route_parsed(list(models.values()), parsed)
     known = evidence.event_ids_for_parcels(conn, models)
@@ -83,6 +92,16 @@ def reanalyse_orders(
             writes, order_row, rows, models, fresh, source, len(new), answered, asked, polled, now
         ):
             changed.append(order_id)
+    if before is not None and changed:  # judged as they are now, not as read before the fetch
+        orders_now = polling.orders_by_id(conn, set(changed))
+        rows_now = polling.parcels_of_orders(conn, set(changed))
+        changed = [o for o in changed if o in orders_now]  # an order deleted meanwhile: none
+        orders.update(orders_now)
+        for order_id in changed:
+            by_order[order_id] = []
+        for row in rows_now:
+            by_order[row.order_id].append(row)
+            models.setdefault(row.id, polling.parcel_model(row))  # a parcel added meanwhile
     stored = evidence.source_events_for_parcels(conn, [r.id for o in changed for r in by_order[o]])
     for order_id in changed:
         with logs.bind(order_id=order_id):
@@ -95,6 +114,23 @@ def reanalyse_orders(
         for parcel_id, digest in (bodies or {}).items():
             writes.parcel(polling.bodies_values(parcel_id, source, digest))
     return writes.flush(conn, now)
+
+
+def _read_before(
+    targets: Sequence[PollTarget], order_ids: set[str]
+) -> tuple[dict[str, OrderRow], list[ParcelRow]] | None:
+    """The orders and their parcels (by parcel id) as a poll read them before its fetch, if
+    its targets hold every parcel of every order; else None."""
+    by_order: dict[str, list[PollTarget]] = defaultdict(list)
+    for target in targets:
+        by_order[target.order.id].append(target)
+    if not order_ids or not all(
+        o in by_order and len(by_order[o]) == by_order[o][0].order_parcels for o in order_ids
+    ):
+        return None
+    orders = {o: by_order[o][0].order for o in order_ids}
+    rows = sorted((t.parcel for o in order_ids for t in by_order[o]), key=lambda r: r.id)
+    return orders, rows
 
 
 def _quiet_repoll(
