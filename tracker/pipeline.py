@@ -7,7 +7,9 @@ so a case only loads the parsers it uses.
 Routing: an observation's events go to the parcel whose numbers include the event's number;
 an event for a number no parcel has (a source that answered for another number) stays with the
 parcel the observation was fetched for, so the judge can see the mismatch; with no such hint
-and one parcel, it goes to that parcel; otherwise it is dropped with a warning.
+and one parcel, it goes to that parcel; otherwise it is dropped with a warning. An answer that
+has an item of ours and other items beside it (a consignment answered whole, a batch answer)
+gives ours only: the other items' results and events belong to other parcels.
 
 The order as a whole (several parcels): its status is the least advanced parcel that is not
 delivered (the order is only as far along as its slowest parcel), and `delivered` only when
@@ -208,17 +210,20 @@ def _route_parsed(
     warnings.extend(parsed.warnings)
     asked = observation.numbers
     aliases = {r.answered: r.requested for r in parsed.results if r.answered}
+    others = _other_items(parsed, routed, aliases)
     lost: set[str] = set()
     for event in parsed.events:
         if _someone_elses(event.source_number, asked, routed, aliases):
             continue  # a batch answer also covers other orders' parcels
+        if event.source_number in others:
+            continue  # another item of the same answer (one consignment, several items)
         parcel = routed.parcel_for(event.source_number, asked, aliases)
         if parcel is None:
             lost.add(event.source_number)
         else:
             routed.events[parcel].append(event)
     for result in parsed.results:
-        if _someone_elses(result.requested, asked, routed, {}):
+        if _someone_elses(result.requested, asked, routed, {}) or result.requested in others:
             continue
         parcel = routed.parcel_for(result.requested, asked, {}) or routed.parcel_for(
             result.answered, (), {}
@@ -229,6 +234,19 @@ def _route_parsed(
         warnings.append(
             ParseWarning(observation.source, f"events for {number!r} match no parcel; ignored")
         )
+
+
+def _other_items(parsed: ParseResult, routed: _Routed, aliases: dict[str, str]) -> set[str]:
+    """The numbers of the other items in an answer that also has an item of ours: an answer
+    for a whole consignment (Australia Post) lists every item with its own result. Their events
+    are not ours. An answer that has no item of ours at all is kept whole: it may be an answer
+    for another number given in place of ours, which the judge must see; and numbers that have
+    no item of their own (a leg's number on an event) stay with the item that carries them."""
+    items = {n for r in parsed.results for n in (r.requested, r.answered) if n}
+    ours = {n for n in items if aliases.get(n, n) in routed.by_number}
+    if not ours:
+        return set()
+    return {n for n in items - ours if aliases.get(n, n) not in routed.by_number}
 
 
 def _someone_elses(

@@ -98,9 +98,12 @@ def test_fetch_posts_30_numbers_per_call_with_bearer() -> None:
     assert all(b["includeDetailedScans"] is True for b in sent)
     assert all(c.request.headers["Authorization"] == "Bearer tok" for c in responses.calls)
     assert [len(o.numbers) for o in observations] == [30, 1]
-    # the first canned answer names none of the 30 numbers asked: each is a value, none raises
+    # the first canned answer names none of the 30 numbers asked: each is a value, none raises;
+    # the number it does name is reported after them, as not requested
     first = fedex.parse(observations[0]).results
-    assert [r.outcome for r in first] == [Outcome.NOT_FOUND] * 30
+    assert [r.outcome for r in first[:30]] == [Outcome.NOT_FOUND] * 30
+    unasked = [(r.requested not in numbers, r.message) for r in first[30:]]
+    assert unasked == [(True, "not requested")]
     # the 404 body of the second call is the not-found answer for its number
     [second] = fedex.parse(observations[1]).results
     assert (second.requested, second.outcome) == (numbers[30], Outcome.NOT_FOUND)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
@@ -68,7 +68,9 @@ _STATE = {
 def results(
     source: str, requested: Sequence[str], answers: Sequence[Answer], warnings: list[ParseWarning]
 ) -> tuple[NumberResult, ...]:
-    """One NumberResult per requested number (or per answer when nothing was requested)."""
+    """One NumberResult per requested number (or per answer when nothing was requested), then
+    one per number the source answered unasked, marked "not requested": the pipeline tells the
+    other items of an answer from ours by them."""
     if not requested:
         by_number: dict[str, list[Answer]] = {}
         for answer in answers:
@@ -81,10 +83,18 @@ def results(
     if len(requested) == 1 and not groups[0]:
         groups[0] = [answers[i] for i in rest]  # a single question: any answer is its answer
         claimed.update(rest)
+    unasked: dict[str, list[Answer]] = {}
     for i, answer in enumerate(answers):
         if i not in claimed and answer.number:
             warnings.append(ParseWarning(source, f"answer for unrequested number {answer.number}"))
-    return tuple(_combine(source, r, g) for r, g in zip(requested, groups, strict=True))
+            unasked.setdefault(answer.number, []).append(answer)
+    asked = [_combine(source, r, g) for r, g in zip(requested, groups, strict=True)]
+    extra = [_unrequested(_combine(source, n, g)) for n, g in unasked.items()]
+    return tuple(asked + extra)
+
+
+def _unrequested(result: NumberResult) -> NumberResult:
+    return replace(result, message="; ".join(filter(None, ["not requested", result.message])))
 
 
 def _claim(requested: str, answers: Sequence[Answer], claimed: set[int]) -> list[Answer]:

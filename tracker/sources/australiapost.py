@@ -204,13 +204,17 @@ def _item_status(result: dict[str, Any], warnings: list[ParseWarning]) -> Status
 def _results(requested: Sequence[str], answered: dict[str, NumberResult]) -> list[NumberResult]:
     if not requested:
         return list(answered.values())
-    results = []
+    results, claimed = [], set()
     for number in requested:
-        hit = next((r for k, r in answered.items() if same_number(number, k)), None)
-        if hit is None:
+        key = next((k for k in answered if same_number(number, k)), None)
+        if key is None:
             results.append(not_found(SOURCE, number, "absent from the answer"))
         else:
-            results.append(replace(hit, requested=number))
+            claimed.add(key)
+            results.append(replace(answered[key], requested=number))
+    # the other items of the answer (one consignment), so that their events are told apart
+    rest = [r for k, r in answered.items() if k not in claimed]
+    results += [replace(r, message="not requested") for r in rest]
     return results
 
 
