@@ -166,6 +166,29 @@ def _variant(base: SourceEvent, source: str, how: str, halves: int) -> SourceEve
     return ev
 
 
+repeat_variant = st.tuples(
+    st.sampled_from(["17track", "aftership"]),
+    st.sampled_from(["shift", "no_location", "vague", "same"]),
+    st.integers(-28, 28).filter(lambda h: h % 7 != 0 or h == 0),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(repeat_variant, max_size=3), min_size=2, max_size=6))
+def test_one_carriers_repeated_scans_stay_apart_whatever_relays_them(
+    plan: list[list[tuple[str, str, int]]],
+) -> None:
+    """The carrier repeats one scan (same words, same place) every 3.5 h, whole half hours
+    apart; each scan is relayed with its wall clock, re-stamped up to 14 h off (never onto
+    another scan's instant). Every scan stays one event with exactly its relays."""
+    expected: list[set[SourceEvent]] = []
+    for k, variants in enumerate(plan):
+        base = event(at=T0 + timedelta(hours=3.5 * k), description="In transit to next facility")
+        expected.append({base} | {_variant(base, *v) for v in variants})
+    timeline = merge([e for group in expected for e in group], NUMBERS)
+    assert {frozenset(e.members) for e in timeline.events} == set(map(frozenset, expected))
+
+
 RECODED = {
     "in_transit.facility_arrival": "in_transit.linehaul_arrived",
     "delivered.signed": "delivered.delivered",
@@ -225,6 +248,18 @@ def test_one_source_two_wall_clocks_half_hours_apart_are_two_scans() -> None:
     first = event(source="17track")
     second = event(source="17track", at=T0 + timedelta(hours=2))
     assert len(merge([first, second], NUMBERS).events) == 2
+
+
+def test_a_relayed_scan_does_not_pull_in_the_carriers_next_scan_of_the_same_words() -> None:
+    # Cainiao scans twice, 3 h apart, in the same words at the same place; 17TRACK relays the
+    # first with its wall clock, re-stamped 1 h off: 2 h, whole hours, from the second scan.
+    words = "In transit to next facility"
+    first = event(source="cainiao", description=words)
+    second = event(source="cainiao", at=T0 + timedelta(hours=3), description=words)
+    relayed = _variant(first, "17track", "shift", -2)
+    assert relayed.occurred_at == T0 + timedelta(hours=1)
+    timeline = merge([first, second, relayed], NUMBERS)
+    assert [set(e.members) for e in timeline.events] == [{first, relayed}, {second}]
 
 
 def test_vague_event_cannot_chain_two_specific_ones() -> None:

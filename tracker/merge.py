@@ -13,6 +13,10 @@ locations and sub-statuses, and one of these holds:
    one source printed two different wall clocks (then they are two scans);
 4. neither has a time and their descriptions match.
 
+One source never gives one scan two wall clocks at two instants: events a source reports that
+way are two scans, and no other source's report can join them into one (an aggregator relaying
+a scan 3 h off does not pull in the carrier's next scan 3 h later with the same text).
+
 "Compatible" lets a missing field match anything (Cainiao gives no location, 17TRACK says
 "LOS ANGELES, US"; one source says `delivered.other`, another `delivered.signed`), but one
 merged event never holds two different countries or cities, nor two specific sub-statuses from
@@ -128,20 +132,26 @@ def _to_minute(local: datetime) -> datetime:
     return local.replace(second=0, microsecond=0)
 
 
-def _same_time(a: _Item, b: _Item) -> bool:
+_APART, _BY_CLOCK, _BY_TEXT = 0, 1, 2  # how two events' times match (rules 1-2, rules 3-4)
+
+
+def _same_time(a: _Item, b: _Item) -> int:
+    """_BY_CLOCK when instants or wall clocks say one scan (rules 1, 2, and 4 for untimed
+    events), _BY_TEXT when only the wording does (rule 3), else _APART."""
     if a.ts is None or b.ts is None:
-        return a.ts is None and b.ts is None and _same_text(a.desc, b.desc)
+        both = a.ts is None and b.ts is None and _same_text(a.desc, b.desc)
+        return _BY_CLOCK if both else _APART
     gap = abs(a.ts - b.ts)
     if gap < _TOLERANCE:
-        return True
+        return _BY_CLOCK
     if gap > _MAX_SHIFT or _TOLERANCE <= gap % _HALF_HOUR <= _HALF_HOUR - _TOLERANCE:
-        return False
+        return _APART
     if a.local is not None and b.local is not None:
         if _to_minute(a.local) == _to_minute(b.local):
-            return True
+            return _BY_CLOCK
         if a.event.source == b.event.source:
-            return False  # one source, two wall clocks: two scans
-    return _same_text(a.desc, b.desc)
+            return _APART  # one source, two wall clocks: two scans
+    return _BY_TEXT if _same_text(a.desc, b.desc) else _APART
 
 
 # ----------------------------------------------------------------------------- clusters
@@ -150,21 +160,25 @@ def _same_time(a: _Item, b: _Item) -> bool:
 class _Cluster:
     """Events merged so far, with the location and sub-status they have settled on."""
 
-    __slots__ = ("city", "country", "items", "specific")
+    __slots__ = ("city", "clocks", "country", "items", "specific")
 
     specific: dict[str, str]  # source -> the specific sub-status it gave
+    clocks: dict[str, list[_Item]]  # source -> its members that show a wall clock and an instant
 
     def __init__(self, item: _Item) -> None:
         self.items = [item]
         self.country = item.country
         self.city = item.city
         self.specific = {item.event.source: item.specific} if item.specific else {}
+        timed = item.local is not None and item.ts is not None
+        self.clocks = {item.event.source: [item]} if timed else {}
 
     def accepts(self, other: _Cluster) -> bool:
         return (
             _agree(self.country, other.country)
             and _agree(self.city, other.city)
             and all(_agree(s, other.specific.get(src)) for src, s in self.specific.items())
+            and all(_one_scan(mine, other.clocks.get(src)) for src, mine in self.clocks.items())
         )
 
     def absorb(self, other: _Cluster) -> None:
@@ -173,6 +187,8 @@ class _Cluster:
         self.city = self.city or other.city
         for source, specific in other.specific.items():
             self.specific.setdefault(source, specific)
+        for source, timed in other.clocks.items():
+            self.clocks.setdefault(source, []).extend(timed)
 
     def build(self, group: str) -> tuple[TimelineEvent, tuple[Any, ...]]:
         """The merged event, and its first member's content key (the last tie-break)."""
@@ -216,13 +232,32 @@ def _agree(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
+def _one_scan(mine: list[_Item], theirs: list[_Item] | None) -> bool:
+    """Whether one source's members on both sides can be one scan: the same instant, or the
+    same wall clock re-stamped with another offset. Two wall clocks at two instants from one
+    source are two scans, even when each matches another source's report of one of them."""
+    if not theirs:
+        return True
+    for a in mine:
+        for b in theirs:
+            if abs(cast(float, a.ts) - cast(float, b.ts)) >= _TOLERANCE and _to_minute(
+                cast(datetime, a.local)
+            ) != _to_minute(cast(datetime, b.local)):
+                return False
+    return True
+
+
 def _cluster(bucket: list[_Item]) -> list[_Cluster]:
-    """Union of matching pairs, visited in canonical order, within a 14 h sliding window."""
+    """Union of matching pairs, visited in canonical order, within a 14 h sliding window.
+    Pairs that match by instant or wall clock are joined first, those that match only by
+    wording after them: a relayed scan goes with the scan whose clock it shows, not with a
+    later scan of the same wording."""
     for pos, item in enumerate(bucket):
         item.pos = pos
     owner = [_Cluster(item) for item in bucket]
     timed = [i for i, item in enumerate(bucket) if item.ts is not None]
     untimed = [i for i, item in enumerate(bucket) if item.ts is None]
+    by_text: list[tuple[_Item, _Item]] = []
     for order in (timed, untimed):
         for pos, i in enumerate(order):
             a = bucket[i]
@@ -230,7 +265,15 @@ def _cluster(bucket: list[_Item]) -> list[_Cluster]:
                 b = bucket[j]
                 if a.ts is not None and b.ts is not None and b.ts - a.ts > _MAX_SHIFT:
                     break  # `timed` is sorted by instant: nothing further can match
-                _join(owner, a, b)
+                if owner[a.pos] is owner[b.pos]:
+                    continue
+                how = _same_time(a, b)
+                if how == _BY_CLOCK:
+                    _join(owner, a, b)
+                elif how == _BY_TEXT:
+                    by_text.append((a, b))
+    for a, b in by_text:
+        _join(owner, a, b)
     seen: dict[int, _Cluster] = {}
     for cluster in owner:
         seen.setdefault(id(cluster), cluster)
@@ -239,7 +282,7 @@ def _cluster(bucket: list[_Item]) -> list[_Cluster]:
 
 def _join(owner: list[_Cluster], a: _Item, b: _Item) -> None:
     left, right = owner[a.pos], owner[b.pos]
-    if left is right or not _same_time(a, b) or not left.accepts(right):
+    if left is right or not left.accepts(right):
         return
     left.absorb(right)
     for item in right.items:
