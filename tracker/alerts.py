@@ -1,9 +1,12 @@
 """Which alerts are due for an order at `now`, each with a deterministic idempotency key.
 
-The seven types of DESIGN.md "Alerts". A key is `<order id>:<type>:<what makes it distinct>`
-(the promised end for overdue, the parcel and delivered event for deliveries and suspect
-deliveries, the last event for stalled and exceptions), built from stored values only, so running
-the pipeline again yields the same keys and the outbox never sends an alert twice.
+The seven types of DESIGN.md "Alerts". A key is `<order id>:<type>:<what makes it distinct>`:
+the promised end for overdue, the dispute's close for deadline near, the parcel for a confirmed,
+late or suspect delivery (each is news once per parcel), and the parcel with the day of its last
+event (and the status, for exceptions) for stalled and exceptions. Running the pipeline again
+yields the same keys, so the outbox never sends an alert twice. A key names no merged event id:
+such an id changes when a second source adds a city or a finer sub-status to the same scan, and
+that is not news worth a second webhook.
 
 Only a `delivered` verdict counts as delivered: a `suspect` delivery keeps the order overdue and
 the dispute deadline alive. Pure: `now` is a parameter.
@@ -175,12 +178,7 @@ def delivered_late(ctx: Context) -> Iterator[Alert]:
             and aware(v.delivered_at) >= ctx.window.promised_end
         ):
             late_by = aware(v.delivered_at) - ctx.window.promised_end
-            key = _key(
-                ctx,
-                AlertType.ORDER_DELIVERED_LATE,
-                p.parcel.tracking_number,
-                v.delivered_event or "",
-            )
+            key = _key(ctx, AlertType.ORDER_DELIVERED_LATE, p.parcel.tracking_number)
             yield _alert(
                 ctx,
                 AlertType.ORDER_DELIVERED_LATE,
@@ -195,11 +193,9 @@ def suspect(ctx: Context) -> Iterator[Alert]:
     for p in ctx.parcels:
         v = p.verdict
         if v.verdict is Verdict.SUSPECT:
-            # One alert per suspicious claim: a second source adding evidence to the same
-            # delivered event is not news worth a second webhook (the API shows all of it).
-            key = _key(
-                ctx, AlertType.DELIVERY_SUSPECT, p.parcel.tracking_number, v.delivered_event or ""
-            )
+            # Once per parcel: a second source adding evidence to the same delivered event is
+            # not news worth a second webhook (the API and the report show all of it).
+            key = _key(ctx, AlertType.DELIVERY_SUSPECT, p.parcel.tracking_number)
             yield _alert(
                 ctx,
                 AlertType.DELIVERY_SUSPECT,
@@ -214,12 +210,16 @@ def confirmed(ctx: Context) -> Iterator[Alert]:
     for p in ctx.parcels:
         v = p.verdict
         if v.verdict is Verdict.DELIVERED:
-            key = _key(
-                ctx, AlertType.DELIVERY_CONFIRMED, p.parcel.tracking_number, v.delivered_event or ""
-            )
+            key = _key(ctx, AlertType.DELIVERY_CONFIRMED, p.parcel.tracking_number)
             yield _alert(
                 ctx, AlertType.DELIVERY_CONFIRMED, key, parcel=_parcel(p), what="delivered"
             )
+
+
+def _day(moment: datetime | None) -> str:
+    """The UTC day of an event: what a stall or an exception is told apart by (the event's id
+    would change when another source adds detail to it)."""
+    return moment.astimezone(UTC).date().isoformat() if moment else "untimed"
 
 
 def _last(p: ParcelState) -> TimelineEvent | None:
@@ -236,12 +236,8 @@ def stalled(ctx: Context) -> Iterator[Alert]:
         since = (instant(last) if last else None) or aware(ctx.order.shipped_at)
         if p.status.terminal or aware(ctx.now) - since < quiet:
             continue
-        key = _key(
-            ctx,
-            AlertType.TRACKING_STALLED,
-            p.parcel.tracking_number,
-            last.id if last else "no-events",
-        )
+        quiet_from = _day(instant(last)) if last else "no-events"
+        key = _key(ctx, AlertType.TRACKING_STALLED, p.parcel.tracking_number, quiet_from)
         yield _alert(
             ctx,
             AlertType.TRACKING_STALLED,
@@ -260,12 +256,9 @@ def exception(ctx: Context) -> Iterator[Alert]:
             continue
         matching = [e for e in p.timeline.events if e.status is p.status]
         event = matching[-1] if matching else p.timeline.latest
-        key = _key(
-            ctx,
-            AlertType.TRACKING_EXCEPTION,
-            p.parcel.tracking_number,
-            event.id if event else p.substatus,
-        )
+        when = _day(instant(event)) if event else p.substatus
+        number = p.parcel.tracking_number
+        key = _key(ctx, AlertType.TRACKING_EXCEPTION, number, p.status.value, when)
         yield _alert(
             ctx,
             AlertType.TRACKING_EXCEPTION,

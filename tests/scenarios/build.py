@@ -126,3 +126,54 @@ def obs(source: str, payload: Any, number: str, fetched: datetime) -> dict[str, 
         "fetched_at": z(fetched),
         "payload": payload,
     }
+
+
+def seventeentrack(
+    events: list[tuple[str, datetime, str, str | None, str | None]], number: str = NUMBER
+) -> dict[str, Any]:
+    """A v2.4 `gettrackinfo` body: events are (sub_status, instant, description, city,
+    country), oldest first, stamped in China time as 17TRACK relays Chinese carriers."""
+    cst = timedelta(hours=8)
+    rows = [
+        {
+            "time_iso": (when + cst).strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "time_utc": z(when),
+            "time_raw": {"date": (when + cst).strftime("%Y-%m-%d"),
+                         "time": (when + cst).strftime("%H:%M:%S"), "timezone": "+08:00"},
+            "description": desc,
+            "description_translation": {"lang": "en", "description": desc},
+            "location": ", ".join(p for p in (city, country) if p) or None,
+            "stage": sub.split("_")[0],
+            "sub_status": sub,
+            "address": {"country": country, "state": None, "city": city, "street": None,
+                        "postal_code": None,
+                        "coordinates": {"longitude": None, "latitude": None}},
+        }
+        for sub, when, desc, city, country in reversed(events)
+    ]  # fmt: skip
+    latest = rows[0]["sub_status"] if rows else "NotFound_Other"
+    return {
+        "code": 0,
+        "data": {
+            "accepted": [
+                {
+                    "number": number,
+                    "carrier": 190271,
+                    "track_info": {
+                        "shipping_info": {
+                            "shipper_address": {"country": "CN"},
+                            "recipient_address": {"country": "US"},
+                        },
+                        "latest_status": {"status": latest.split("_")[0], "sub_status": latest},
+                        "latest_event": rows[0] if rows else None,
+                        "tracking": {
+                            "providers": [
+                                {"provider": {"key": 190271, "name": "Cainiao"}, "events": rows}
+                            ]
+                        },
+                    },
+                }
+            ],
+            "rejected": [],
+        },
+    }

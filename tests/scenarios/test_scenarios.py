@@ -17,6 +17,7 @@ from tests.scenarios.build import (
     cainiao,
     case,
     obs,
+    seventeentrack,
     usps,
     z,
 )
@@ -190,3 +191,82 @@ def test_delivered_late() -> None:
 def test_receipt_confirmation_shortens_the_window() -> None:
     report = in_transit(at(20), confirmed_at=z(at(15)))
     assert report["protection"]["dispute_closes_at"] == z(at(30))
+
+
+# ----------------------------------------------------------------------------- more sources
+
+# 17TRACK relaying Cainiao's scans, with the places Cainiao leaves out
+RELAYED_ORIGIN = [
+    ("InTransit_PickedUp", at(0, 4), "Picked up by carrier", "SHENZHEN", "CN"),
+    ("InTransit_Other", at(0, 10), "Arrived at sorting center", "SHENZHEN", "CN"),
+    ("InTransit_Other", at(1), "Export customs clearance complete", "SHENZHEN", "CN"),
+    ("InTransit_Departure", at(2), "Departed from departure country/region", "SHENZHEN", "CN"),
+]
+
+
+def test_delivered_in_the_origin_country() -> None:
+    # 17TRACK claims a delivery in Shenzhen three days after the parcel left China
+    fake = ("Delivered_Other", at(5), "Delivered", "SHENZHEN", "CN")
+    report = run(
+        [
+            obs("cainiao", cainiao(ORIGIN), NUMBER, at(6)),
+            obs("17track", seventeentrack([*RELAYED_ORIGIN, fake]), NUMBER, at(6)),
+        ],
+        at(6),
+    )
+    assert report["delivery"]["verdict"] == "suspect"
+    assert "location_mismatch" in rules(report)
+    mismatch = next(r for r in report["delivery"]["reasons"] if r["rule"] == "location_mismatch")
+    assert mismatch["sources"] == ["17track"] and "CN" in mismatch["detail"]
+    assert "delivery.suspect" in alert_types(report)
+
+
+def test_a_failed_delivery_attempt_is_a_tracking_exception() -> None:
+    attempt = ("DeliveryFailure_NoBody", at(11, 14), "Delivery attempted, nobody home",
+               "HERNANDO", "US")  # fmt: skip
+    report = run(
+        [
+            obs("cainiao", cainiao([*ORIGIN, *ARRIVAL]), NUMBER, at(11, 16)),
+            obs("17track", seventeentrack([*RELAYED_ORIGIN, attempt]), NUMBER, at(11, 16)),
+        ],
+        at(11, 16),
+    )
+    assert report["status"] == "delivery_attempted"
+    (alert,) = [a for a in report["alerts"] if a["type"] == "tracking.exception"]
+    assert alert["data"]["event"]["sources"] == ["17track"]
+    assert alert["data"]["event"]["substatus"] == "delivery_attempted.recipient_unavailable"
+
+
+def test_a_parcel_quiet_for_ten_days_has_stalled() -> None:
+    quiet = run([obs("cainiao", cainiao(ORIGIN), NUMBER, at(12, 1))], at(12, 1))
+    (alert,) = [a for a in quiet["alerts"] if a["type"] == "tracking.stalled"]
+    assert alert["data"]["quiet_since"] == z(at(2))
+    assert alert["data"]["last_event"]["description"] == "Departed from departure country/region"
+    not_yet = run([obs("cainiao", cainiao(ORIGIN), NUMBER, at(11, 23))], at(11, 23))
+    assert "tracking.stalled" not in alert_types(not_yet)
+
+
+def test_a_second_source_adding_detail_raises_no_second_alert() -> None:
+    """Alert keys are what the outbox deduplicates on: when 17TRACK later relays the same
+    scans with their places (changing the merged events' ids), no key is new."""
+    signed_here = ("Delivered_Other", at(11, 19), "Delivered", "HERNANDO", "US")
+    cainiao_only = [obs("cainiao", cainiao([*ORIGIN, *ARRIVAL, OUT, SIGNED]), NUMBER, at(13))]
+    both = [*cainiao_only, obs("17track", seventeentrack([*RELAYED_ORIGIN, signed_here]),
+                               NUMBER, at(13))]  # fmt: skip
+    first, second = run(cainiao_only, at(13)), run(both, at(13))
+    assert first["timeline"][-1]["id"] != second["timeline"][-1]["id"]  # the id did change
+    assert second["timeline"][-1]["sources"] == ["17track", "cainiao"]
+    assert {a["key"] for a in second["alerts"]} == {a["key"] for a in first["alerts"]}
+    assert "delivery.confirmed" in alert_types(second)
+
+    stalled_first = run([obs("cainiao", cainiao(ORIGIN), NUMBER, at(13))], at(13))
+    stalled_both = run(
+        [
+            obs("cainiao", cainiao(ORIGIN), NUMBER, at(13)),
+            obs("17track", seventeentrack(RELAYED_ORIGIN), NUMBER, at(13)),
+        ],
+        at(13),
+    )
+    keys = [{a["key"] for a in r["alerts"] if a["type"] == "tracking.stalled"}
+            for r in (stalled_first, stalled_both)]  # fmt: skip
+    assert keys[0] and keys[0] == keys[1]

@@ -394,6 +394,36 @@ def test_a_push_is_analysed_at_once_like_a_poll(engine: Engine) -> None:
         assert {a.type for a in repo.list_alerts(conn)} == types
 
 
+def test_a_second_source_confirming_a_delivery_sends_no_second_alert(engine: Engine) -> None:
+    """Cainiao's answer, then 17TRACK's with the places Cainiao leaves out: the merged events'
+    ids change, the stored alerts (and so the webhooks) do not."""
+    import json
+    from pathlib import Path
+
+    from tracker.casefile import Case
+    from tracker.service.orders import order_report
+
+    path = Path(__file__).parents[1] / "cases" / "clean-delivery-3-sources.json"
+    case = Case.from_json(json.loads(path.read_text()))
+    now = datetime(2026, 10, 16, 12, tzinfo=UTC)
+    with engine.begin() as conn:
+        repo.upsert_order(conn, case.order, ["cainiao", "17track"], now=now)
+    cainiao, seventeen = (next(o for o in case.observations if o.source == s)
+                          for s in ("cainiao", "17track"))  # fmt: skip
+    settings = Settings.from_env({})
+    seen = []
+    for observation in (cainiao, seventeen):
+        now += timedelta(hours=1)
+        polling.ingest(engine, observation, now, settings, lambda d, a: None)
+        with engine.connect() as conn:
+            seen.append(sorted((a.type, a.key) for a in repo.list_alerts(conn)))
+    timeline = order_report(engine, case.order.id, now)["timeline"]
+    number = case.parcels[0].tracking_number
+    assert ("delivery.confirmed", f"{case.order.id}:delivery.confirmed:{number}") in seen[0]
+    assert seen[1] == seen[0]
+    assert timeline[-1]["sources"] == ["17track", "cainiao"]
+
+
 class _Waiting:
     """A source guard whose quota is used up: the poll must wait, not fetch."""
 

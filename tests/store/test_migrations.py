@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from tests.scenarios.build import ARRIVAL, NUMBER, ORIGIN, at, cainiao, case, obs, seventeentrack
+from tracker.pipeline import Case, run_case
 from tracker.store.db import current_revision, downgrade, upgrade
 from tracker.store.tables import metadata
 
-HEAD = "0003"
+HEAD = "0004"
 EXPECTED = {
     "orders",
     "parcels",
@@ -135,7 +139,7 @@ def test_0003_compresses_answers_with_lz4_on_postgresql(blank_engine: Engine) ->
     )
     with blank_engine.begin() as conn:
         conn.execute(insert, row)
-    upgrade(blank_engine)
+    upgrade(blank_engine, "0003")
     assert current_revision(blank_engine) == "0003"
     with blank_engine.begin() as conn:
         conn.execute(insert, {**row, "sha256": "b" * 64, "body": big.replace("scan", "seen")})
@@ -154,3 +158,55 @@ def test_0003_compresses_answers_with_lz4_on_postgresql(blank_engine: Engine) ->
     assert _body_compression(blank_engine) == ""  # the server's default again
     with blank_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM observations")).scalar_one() == 2
+
+
+def test_0004_rewrites_alert_keys_to_the_ones_the_pipeline_gives_now(
+    blank_engine: Engine,
+) -> None:
+    """Alerts stored under the old keys (a merged event id at the end) get the key the
+    pipeline gives the same alert now, so an upgrade sends nothing twice."""
+    signed = ("GTMS_SIGNED", at(11, 19), "Delivered")
+    attempt = ("DeliveryFailure_NoBody", at(11, 14), "Delivery attempted", "HERNANDO", "US")
+    reports = [
+        run_case(Case.from_json(case([obs("cainiao", cainiao(events), NUMBER, now)], now)), now)
+        for events, now in (([*ORIGIN, *ARRIVAL, signed], at(13)), (ORIGIN, at(13)))
+    ]
+    reports.append(run_case(Case.from_json(case(
+        [obs("17track", seventeentrack([attempt]), NUMBER, at(12))], at(12))), at(12)))  # fmt: skip
+    now_keys = {(a["type"], a["key"]): a for r in reports for a in r["alerts"]}
+    wanted = {"delivery.confirmed", "tracking.stalled", "tracking.exception"}
+    assert wanted <= {kind for kind, _ in now_keys}
+    upgrade(blank_engine, "0003")
+    insert = sa.text(
+        "INSERT INTO alerts (order_id, type, key, data, created_at) "
+        "VALUES (:order_id, :type, :key, :data, '2026-10-14 00:00:00+00:00')"
+    )
+    order = {"id": "A-2001", "marketplace": "aliexpress", "destination_country": "US",
+             "timezone": "UTC", "shipped_at": "2026-10-01 00:00:00+00:00",
+             "promised_by": "2026-11-10", "created_at": "2026-10-01 00:00:00+00:00",
+             "updated_at": "2026-10-01 00:00:00+00:00"}  # fmt: skip
+    old_rows = []
+    for (kind, key), alert in sorted(now_keys.items()):
+        if kind in wanted:
+            # the old key named the merged event: stored twice when a second source changed it
+            parcel_key = f"A-2001:{kind}:{NUMBER}"
+            for event_id in ("fcc9d682507a7d92", "82314d2b8875cc4d"):
+                old_rows.append((kind, f"{parcel_key}:{event_id}", alert["data"], key))
+    with blank_engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO orders (id, marketplace, destination_country, timezone, "
+                             "shipped_at, promised_by, created_at, updated_at) VALUES (:id, "
+                             ":marketplace, :destination_country, :timezone, :shipped_at, "
+                             ":promised_by, :created_at, :updated_at)"), order)  # fmt: skip
+        for kind, old, data, _ in old_rows:
+            conn.execute(insert, {"order_id": "A-2001", "type": kind, "key": old,
+                                  "data": json.dumps(data)})  # fmt: skip
+    upgrade(blank_engine)
+    assert current_revision(blank_engine) == "0004"
+    with blank_engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT type, key FROM alerts ORDER BY id")).all()
+    assert len(stored) == len(old_rows)  # nothing is lost
+    for kind, key, _, new in old_rows[::2]:  # the older of each pair takes the new key
+        assert (kind, new) in stored
+        assert (kind, key) not in stored
+    for kind, key, _, _ in old_rows[1::2]:  # the newer keeps its own: keys stay unique
+        assert (kind, key) in stored
