@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import NUMBER, at, delivered, event, journey, order, state, timeline
-from tracker.alerts import AlertSettings, due
+from tracker.alerts import AlertSettings, due, next_due
 from tracker.deadlines import window
 from tracker.judge import judge
 from tracker.model import (
@@ -230,3 +230,42 @@ def test_keys_are_stable_across_runs_and_distinct() -> None:
     for alert in first:
         assert alert.key.startswith("A-1001:" + alert.type.value + ":")
         assert alert.data["order_id"] == "A-1001"
+
+
+# ----------------------------------------------------------------------------- when to look again
+
+
+@pytest.mark.parametrize("settings", [AlertSettings(), AlertSettings(deadline_near_days=7,
+                                                                     stalled_days=5)])  # fmt: skip
+def test_next_due_is_when_a_time_driven_alert_falls_due_by_the_settings(
+    settings: AlertSettings,
+) -> None:
+    """Each instant `next_due` names is the first at which `due` (with the same settings) has
+    an alert it had not an instant before, then the window's close (the order's stored window
+    state changes): the deadline sweep comes back exactly then."""
+    parcel, the_order = in_transit(), order()
+
+    def types(at: datetime) -> set[str]:
+        return {a.type.value for a in due(the_order, [parcel], window(the_order, at), at, settings)}
+
+    now, seen, found = at(6, 1), set[str](), list[tuple[datetime, list[str]]]()
+    while when := next_due(the_order, [parcel], window(the_order, now), now, settings):
+        fresh, before = types(when) - seen, types(when - TICK)
+        assert bool(fresh) is (when != CLOSES) and not fresh & before, when
+        found.append((when, sorted(fresh)))
+        seen |= fresh
+        now = when
+    last_scan = parcel.timeline.events[-1].occurred_at
+    assert last_scan is not None
+    near = timedelta(days=settings.deadline_near_days)
+    assert [w for w, _ in found] == sorted(
+        [last_scan + timedelta(days=settings.stalled_days), PROMISED_END, CLOSES - near, CLOSES]
+    )
+    assert seen == {"tracking.stalled", "order.overdue", "dispute.deadline_near"}
+
+
+def test_nothing_is_due_again_once_delivered_or_closed() -> None:
+    the_order = order()
+    done = delivered_state(at(12))
+    assert next_due(the_order, [done], window(the_order, at(13)), at(13)) is None
+    assert next_due(the_order, [in_transit()], window(the_order, CLOSES), CLOSES) is None

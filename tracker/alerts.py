@@ -229,11 +229,16 @@ def _last(p: ParcelState) -> TimelineEvent | None:
     return max(timed, key=lambda e: instant(e) or datetime.min.replace(tzinfo=UTC))
 
 
+def _quiet_since(last: TimelineEvent | None, order: Order) -> datetime:
+    """Since when a parcel has been quiet: its last event, or shipping if it has none."""
+    return (instant(last) if last else None) or aware(order.shipped_at)
+
+
 def stalled(ctx: Context) -> Iterator[Alert]:
     quiet = timedelta(days=ctx.settings.stalled_days)
     for p in ctx.parcels:
         last = _last(p)
-        since = (instant(last) if last else None) or aware(ctx.order.shipped_at)
+        since = _quiet_since(last, ctx.order)
         if p.status.terminal or aware(ctx.now) - since < quiet:
             continue
         quiet_from = _day(instant(last)) if last else "no-events"
@@ -267,6 +272,30 @@ def exception(ctx: Context) -> Iterator[Alert]:
             event=_event(event),
             what=f"the parcel is {p.status.value}: {p.substatus}",
         )
+
+
+def next_due(
+    order: Order,
+    parcels: Sequence[ParcelState],
+    window: ProtectionWindow,
+    now: datetime,
+    settings: AlertSettings | None = None,
+) -> datetime | None:
+    """The next instant a time-driven alert (overdue, deadline near, stalled, the window
+    closing) can fall due with no new event, by the same settings as the checks above; None
+    once nothing more can, a day from now when nothing is pending but the window is open."""
+    settings = settings or AlertSettings()
+    delivered = all(p.verdict.verdict is Verdict.DELIVERED for p in parcels)
+    if delivered or window.dispute_closes_at <= now:
+        return None
+    near = timedelta(days=settings.deadline_near_days)
+    candidates = [window.promised_end, window.dispute_closes_at - near, window.dispute_closes_at]
+    quiet = timedelta(days=settings.stalled_days)
+    for p in parcels:
+        if not p.status.terminal:
+            candidates.append(_quiet_since(_last(p), order) + quiet)
+    future = [c for c in candidates if c > now]
+    return min(future) if future else now + timedelta(days=1)
 
 
 CHECKS: tuple[Callable[[Context], Iterator[Alert]], ...] = (

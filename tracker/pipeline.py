@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracker import alerts, deadlines, judge, sources
+from tracker.alerts import AlertSettings
 from tracker.casefile import Case, parse_instant
 from tracker.errors import UnparseableResponse
 from tracker.merge import merge
@@ -74,6 +75,9 @@ class ParcelState:
     results: tuple[NumberResult, ...]
 
 
+_DEFAULT_ALERTS = AlertSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """Everything the pipeline concluded about one order at `now`, as values."""
@@ -83,6 +87,7 @@ class Analysis:
     window: ProtectionWindow
     alerts: tuple[Alert, ...]
     warnings: tuple[ParseWarning, ...]
+    settings: AlertSettings = _DEFAULT_ALERTS  # what the alerts were judged by
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +131,9 @@ def analyse(
         warnings.extend(more)
         states.append(_parcel_state(order, parcel, events, routed.results.get(parcel, [])))
     window = deadlines.window(order, now)
-    due = alerts.due(order, states, window, now, settings or alerts.AlertSettings())
-    return Analysis(order, tuple(states), window, tuple(due), tuple(_unique(warnings)))
+    settings = settings or alerts.AlertSettings()
+    due = alerts.due(order, states, window, now, settings)
+    return Analysis(order, tuple(states), window, tuple(due), tuple(_unique(warnings)), settings)
 
 
 def report(analysis: Analysis) -> dict[str, Any]:

@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tracker import sources
+from tracker.judge.case import aware
 from tracker.model import Destination, Order, Parcel
 from tracker.service import polling
 from tracker.settings import Settings
 from tracker.sim.server import SimServer
 from tracker.sources.http import NO_RETRY, SourceClient
 from tracker.store import repo
-from tracker.store.tables import alerts, events, observations, parcels, webhook_deliveries
+from tracker.store.tables import alerts, events, observations, orders, parcels, webhook_deliveries
 from workers.guards import Guards
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -60,7 +61,7 @@ def settings_for(sim: SimServer) -> Settings:
     return Settings.from_env({**sim.env(), "TRACKER_SOURCES": "cainiao,17track"})
 
 
-def add_order(engine: Engine, *, promised: str = "2026-10-25") -> list[int]:
+def add_order(engine: Engine, *, promised: str = "2026-10-25", now: datetime = NOW) -> list[int]:
     order = Order(
         id="A-1",
         destination=Destination("DE", "10115", "Berlin"),
@@ -70,7 +71,7 @@ def add_order(engine: Engine, *, promised: str = "2026-10-25") -> list[int]:
         parcels=(Parcel("LP00512345678901"),),
     )
     with engine.begin() as conn:
-        return repo.upsert_order(conn, order, ["cainiao", "17track"], now=NOW)
+        return repo.upsert_order(conn, order, ["cainiao", "17track"], now=now)
 
 
 def batch_scenario(
@@ -338,6 +339,32 @@ def test_overdue_is_raised_by_the_deadline_sweep_without_any_new_event(
     )
     with engine.connect() as conn:
         assert [a.type for a in repo.list_alerts(conn)].count("order.overdue") == 1
+
+
+@pytest.mark.parametrize("journey", [JOURNEY[:4], []], ids=["quiet-after-leaving", "never-seen"])
+def test_the_sweep_raises_a_stall_after_the_configured_quiet_days(
+    engine: Engine, guards: Guards, journey: list[dict[str, Any]]
+) -> None:
+    """TRACKER_STALLED_DAYS and TRACKER_DEADLINE_NEAR_DAYS decide when the deadline sweep comes
+    back, not only whether the alert is due when it does: a parcel quiet since it left China
+    (or never scanned at all) is checked again when the configured days have passed."""
+    polled_at = START + timedelta(days=2)
+    with SimServer(scenario(journey=journey)) as server:
+        server.clock.set(polled_at)
+        settings = Settings.from_env(
+            {**server.env(), "TRACKER_SOURCES": "cainiao,17track",
+             "TRACKER_STALLED_DAYS": "5", "TRACKER_DEADLINE_NEAR_DAYS": "7"}
+        )  # fmt: skip
+        add_order(engine, promised="2026-10-25", now=polled_at)
+        run_due(engine, settings, guards, polled_at)
+    quiet_since = START + timedelta(hours=journey[-1]["at"]) if journey else START
+    with engine.connect() as conn:
+        check = conn.execute(sa.select(orders.c.next_check_at)).scalar_one()
+    assert aware(check) == quiet_since + timedelta(days=5)
+    assert polling.sweep_deadlines(engine, aware(check), settings, lambda d, a: None) == 1
+    with engine.connect() as conn:
+        stalls = [a for a in repo.list_alerts(conn) if a.type == "tracking.stalled"]
+    assert [a.data["quiet_days"] for a in stalls] == [5.0]
 
 
 def test_a_push_is_analysed_at_once_like_a_poll(engine: Engine) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tracker import cadence, pipeline
+from tracker import alerts, cadence, pipeline
 from tracker.errors import SourceError
-from tracker.model import Status, TrackingState, Verdict
+from tracker.model import Status, TrackingState
 from tracker.store.orders import ParcelRow, next_poll_values
 
 FAILURE_BACKOFF = (
@@ -21,8 +21,6 @@ FAILURE_BACKOFF = (
 )
 CONFIRMATION_GAP = timedelta(hours=1)
 REJECTED_RETRY = timedelta(hours=6)  # our request was refused (auth, 4xx): don't hammer
-STALLED_CHECK = timedelta(days=10)
-NEAR_CHECK = timedelta(days=3)
 
 
 def failure_wait(row: ParcelRow, exc: SourceError) -> timedelta:
@@ -86,19 +84,7 @@ def tracking_state(state: pipeline.ParcelState) -> TrackingState:
 
 
 def next_check(analysis: pipeline.Analysis, now: datetime) -> datetime | None:
-    """The next instant a time-driven alert could fall due without any new event."""
-    window = analysis.window
-    delivered = all(s.verdict.verdict is Verdict.DELIVERED for s in analysis.states)
-    if delivered or window.dispute_closes_at <= now:
-        return None
-    candidates = [
-        window.promised_end,
-        window.dispute_closes_at - NEAR_CHECK,
-        window.dispute_closes_at,
-    ]
-    for state in analysis.states:
-        latest = state.timeline.latest
-        if latest is not None and latest.occurred_at is not None and not state.status.terminal:
-            candidates.append(latest.occurred_at + STALLED_CHECK)
-    future = [c for c in candidates if c > now]
-    return min(future) if future else now + timedelta(days=1)
+    """The next instant a time-driven alert could fall due without any new event, by the
+    alert settings the analysis was judged with."""
+    a = analysis
+    return alerts.next_due(a.order, a.states, a.window, now, a.settings)
