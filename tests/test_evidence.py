@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.factories import at, delivered, journey, order, parcel, timeline
+from tests.scenarios import build as sc
 from tracker import evidence
 from tracker.judge import judge
-from tracker.pipeline import event_dict, iso_z
+from tracker.pipeline import Case, event_dict, iso_z, run_case
 
 EVIL = "Delivered | **now** [click](http://evil.example) <script>alert(1)</script> _x_"
 
@@ -124,3 +125,32 @@ def test_html_is_escaped_and_complete() -> None:
     assert "Conflicting records" in page and "Merged timeline" in page
     assert "5 days left" in page
     assert "<style>" in page
+
+
+def test_a_real_report_gives_the_summary_its_order_facts_and_raw_codes() -> None:
+    """From `run_case` itself (not a report written for the test): the order's facts, every
+    tracking number, and the raw codes of the conflicting records are all in the summary."""
+    signed = ("GTMS_SIGNED", sc.at(11, 19), "Delivered")
+    awaiting = [("MA", "Pre-Shipment Info Sent to USPS, USPS Awaiting Item", sc.at(13), "34442")]
+    now = sc.at(13, 2)
+    built = sc.case(
+        [
+            sc.obs("cainiao", sc.cainiao([*sc.ORIGIN, *sc.ARRIVAL, signed]), sc.NUMBER, now),
+            sc.obs("usps", sc.usps(awaiting), sc.USPS_NUMBER, now),
+        ],
+        now,
+    )
+    real = run_case(Case.from_json(built), now)
+    assert real["delivery"]["verdict"] == "suspect"
+    text = evidence.markdown(real, now=now)
+    head = text.split("## Delivery")[0]
+    rows = [line.strip("| ").split(" | ") for line in head.splitlines() if line.startswith("| ")]
+    facts = {row[0]: row[1] for row in rows if len(row) == 2}
+    assert facts["Marketplace"] == "aliexpress"
+    assert facts["Destination"] == "Hernando, 34442, US"
+    assert facts["Shipped at"] == "2026\\-10\\-01T01:00:00Z"
+    assert facts["Promised by"] == "2026\\-11\\-10"
+    assert facts["Tracking numbers"] == f"{sc.NUMBER}, {sc.USPS_NUMBER}"
+    assert [k for k, v in facts.items() if v == "—"] == ["Receipt confirmed at"]
+    conflicting = text.split("### Conflicting records")[1].split("###")[0]
+    assert "GTMS\\_SIGNED" in conflicting and "| MA |" in conflicting

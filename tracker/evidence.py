@@ -62,8 +62,9 @@ def parcels(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _location(event: Mapping[str, Any]) -> str:
     loc = event.get("location") or {}
-    parts = [loc.get("text") or loc.get("city"), loc.get("postal_code"), loc.get("country")]
-    return ", ".join(str(p) for p in parts if p)
+    place = str(loc.get("text") or loc.get("city") or "")
+    parts = [place, *(str(loc[k]) for k in ("postal_code", "country") if loc.get(k))]
+    return ", ".join(dict.fromkeys(p for p in parts if p and (p == place or p not in place)))
 
 
 def _row(event: Mapping[str, Any]) -> list[Any]:
@@ -117,6 +118,9 @@ def _order_facts(report: Mapping[str, Any], now: datetime | None) -> list[tuple[
 
 
 def _numbers(section: Mapping[str, Any], report: Mapping[str, Any]) -> list[str]:
+    if not section.get("tracking_number"):  # the order's only parcel: the order names it
+        listed = (report.get("order") or {}).get("parcels") or []
+        section = listed[0] if len(listed) == 1 else section
     if section.get("tracking_number"):
         return [section["tracking_number"], *(section.get("other_numbers") or [])]
     found = {n for e in report.get("timeline") or [] for n in e.get("numbers") or []}

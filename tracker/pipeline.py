@@ -149,6 +149,7 @@ def report(analysis: Analysis) -> dict[str, Any]:
         "protection": _window_dict(analysis.window),
         "alerts": [a.to_dict() for a in analysis.alerts],
         "warnings": [w.to_dict() for w in analysis.warnings],
+        "order": _order_dict(analysis.order, states),
     }
     if len(states) > 1:
         result["parcels"] = [_parcel_dict(s) for s in states]
@@ -338,6 +339,23 @@ def _verdict_dict(verdict: DeliveryVerdict) -> dict[str, Any]:
     }
 
 
+def _order_dict(order: Order, states: Sequence[ParcelState]) -> dict[str, Any]:
+    """What the order says of itself: the facts a dispute summary starts from."""
+    dest = order.destination
+    promised = order.promised_by
+    return {
+        "marketplace": order.marketplace,
+        "destination": {"country": dest.country, "postal_code": dest.postal_code,
+                        "city": dest.city},
+        "timezone": order.timezone,
+        "shipped_at": iso_z(order.shipped_at),
+        "promised_by": iso_z(promised) if isinstance(promised, datetime) else promised.isoformat(),
+        "confirmed_at": iso_z(order.confirmed_at),
+        "parcels": [{"tracking_number": s.parcel.tracking_number,
+                     "other_numbers": list(s.parcel.other_numbers)} for s in states],
+    }  # fmt: skip
+
+
 def _window_dict(window: ProtectionWindow) -> dict[str, Any]:
     return {
         "policy": window.policy,
@@ -369,6 +387,8 @@ def event_dict(event: TimelineEvent) -> dict[str, Any]:
         },
         "sources": list(event.sources),
         "numbers": list(event.numbers),
+        "raw_codes": list(event.raw_codes),
+        "reporting_carriers": list(event.reporting_carriers),
     }
 
 
