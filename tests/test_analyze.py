@@ -108,7 +108,10 @@ def test_json_lines_many_orders_in_order_with_a_bad_line(tmp_path: Path) -> None
     path = write(tmp_path, "\n".join(lines) + "\n", "book.jsonl")
     code, out, err = analyze(path)
     assert code == 1
-    assert err == ""
+    assert err == (
+        "tracker analyze: 2 of 42 lines are not cases (the first: line 11); each is answered "
+        'in place by {"line": n, "error": ...}\n'
+    )
     reports = [json.loads(line) for line in out.splitlines()]
     assert len(reports) == 42
     assert reports[10] == {"line": 11, "order_id": "A-bad", "error": reports[10]["error"]}
@@ -116,6 +119,45 @@ def test_json_lines_many_orders_in_order_with_a_bad_line(tmp_path: Path) -> None
     assert reports[29]["line"] == 31 and "not a case" in reports[29]["error"]
     ids = [r["order_id"] for r in reports if "error" not in r]
     assert ids == [f"A-{i}" for i in range(40)]
+
+
+def test_json_lines_with_a_broken_first_line_answers_it_in_place(tmp_path: Path) -> None:
+    good = json.dumps(clean_case())
+    path = write(tmp_path, "{not json\n" + good + "\n" + good + "\n", "book.jsonl")
+    code, out, err = analyze(path)
+    assert code == 1
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert reports[0]["line"] == 1 and "not a case" in reports[0]["error"]
+    assert [r["order_id"] for r in reports[1:]] == ["A-1001", "A-1001"]
+    assert "1 of 3 lines" in err
+
+
+def test_a_broken_pretty_printed_case_is_still_one_error(tmp_path: Path) -> None:
+    broken = json.dumps(clean_case(), indent=2).replace('"order"', "order", 1)
+    code, out, err = analyze(write(tmp_path, broken))
+    assert (code, out) == (2, "")
+    assert err.startswith("tracker analyze: ") and "not JSON" in err and err.count("\n") == 1
+
+
+def test_a_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "case.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(clean_case(), indent=2).encode())
+    code, out, err = analyze(path)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["order_id"] == "A-1001"
+
+
+def test_cli_reads_standard_input_and_names_a_directory_in_one_line(tmp_path: Path) -> None:
+    case = json.dumps(clean_case())
+    tracker = [sys.executable, "-m", "tracker.cli", "analyze"]
+    piped = subprocess.run([*tracker, "-"], input=case, capture_output=True, text=True,
+                           check=False, timeout=60)  # fmt: skip
+    assert (piped.returncode, piped.stderr) == (0, "")
+    assert json.loads(piped.stdout)["order_id"] == "A-1001"
+    folder = subprocess.run([*tracker, str(tmp_path)], capture_output=True, text=True,
+                            check=False, timeout=60)  # fmt: skip
+    assert folder.returncode == 2 and folder.stdout == ""
+    assert folder.stderr == f"tracker analyze: {tmp_path}: Is a directory\n"
 
 
 def test_json_lines_all_good_exit_zero(tmp_path: Path) -> None:

@@ -14,10 +14,15 @@ FILE), ready to attach to a dispute. Characters of the id other than letters, di
 and `_` become `_`; a second case with the same id in one run gets `-2`, `-3`...; an existing
 file is replaced. An error line (below) writes no summary.
 
+FILE `-` is standard input. A UTF-8 byte order mark at the start is ignored. A file whose first
+line is not JSON but whose second line is a case on its own is JSON Lines with a bad first line
+(answered in place, as below), not one broken document.
+
 Exit status, as a script would want it:
   0  every case analysed;
   1  JSON Lines where some lines were not cases: each such line is answered, in its place, by
      `{"line": n, "error": "..."}` (blank lines are skipped), and the other lines by reports;
+     one line on stderr counts them and names the first;
   2  nothing could be analysed: the file is missing or unreadable, is not JSON, the single
      case in it is not a valid case, `--now` is malformed, the evidence format is unknown or
      its directory does not exist, or a summary cannot be written. One line on stderr names
@@ -48,6 +53,7 @@ _BATCH = 512  # lines read ahead at most: bounds memory whatever the file's leng
 _CHUNK = 16  # lines per task handed to a worker process
 EVIDENCE_SUFFIXES = {"markdown": ".md", "html": ".html"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_BOM = b"\xef\xbb\xbf"
 
 
 def main(
@@ -70,7 +76,8 @@ def main(
     except ValidationError as exc:
         return _fail(stderr, str(exc))
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
+        # closed below, after streaming; "-" is standard input (not closed)
+        handle = os.fdopen(os.dup(0), "rb") if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         return _fail(stderr, f"{path}: {exc.strerror or exc}")
     with handle:
@@ -134,8 +141,14 @@ def _analyse(
     try:
         value: Any = orjson.loads(first[1])
     except orjson.JSONDecodeError:
+        second = next(lines, None)
+        if second is not None and _is_case_line(second[1]):
+            # JSON Lines whose first line is broken: answer it in place, like any other line
+            book = _prepend(first, _prepend(second, lines))
+            return _json_lines(book, now, stdout, stderr, _workers_for(workers), summaries)
         # Not one JSON value per line: the file is one (pretty-printed) document.
-        rest = b"".join(line for _, line in lines)
+        tail = _prepend(second, lines) if second is not None else lines
+        rest = b"".join(line for _, line in tail)
         try:
             value = orjson.loads(first[1] + rest)
         except orjson.JSONDecodeError as exc:
@@ -145,13 +158,24 @@ def _analyse(
     if second is None:
         return _single(value, path, now, stdout, stderr, summaries)
     book = _prepend(first, _prepend(second, lines))
-    return _json_lines(book, now, stdout, _workers() if workers is None else workers, summaries)
+    return _json_lines(book, now, stdout, stderr, _workers_for(workers), summaries)
 
 
 def _content_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
     for number, line in enumerate(handle, start=1):
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM) :]  # a file saved by an editor that marks UTF-8
         if line.strip():
             yield number, line
+
+
+def _is_case_line(line: bytes) -> bool:
+    """Whether `line` is a whole JSON object on its own: what JSON Lines lines are, and what
+    the lines of one pretty-printed document never are."""
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _prepend(
@@ -186,12 +210,15 @@ def _json_lines(
     lines: Iterator[tuple[int, bytes]],
     now: datetime | None,
     stdout: TextIO,
+    stderr: TextIO,
     workers: int,
     summaries: _Evidence | None,
 ) -> int:
     """Answer every line, in order. A full batch is spread over worker processes; batches keep
-    memory bounded (a Pool fed the whole iterator would read the file ahead of the output)."""
+    memory bounded (a Pool fed the whole iterator would read the file ahead of the output).
+    Lines that are not cases are answered in place; stderr gets one line counting them."""
     status = EXIT_OK
+    bad, first_bad, total = 0, 0, 0
     pool: Pool | None = None
     kind = summaries.kind if summaries is not None else None
     try:
@@ -199,15 +226,22 @@ def _json_lines(
             if pool is None and workers > 1 and len(batch) == _BATCH:
                 pool = multiprocessing.get_context("fork").Pool(workers)
             answers = pool.map(_answer_line, batch, _CHUNK) if pool else map(_answer_line, batch)
-            for out, ok, summary in answers:
+            for (number, *_), (out, ok, summary) in zip(batch, answers, strict=True):
                 stdout.write(out)
-                status = status if ok else EXIT_PARTIAL
+                total += 1
+                if not ok:
+                    status, bad, first_bad = EXIT_PARTIAL, bad + 1, first_bad or number
                 if summaries is not None and summary is not None:
                     summaries.write(*summary)
     finally:
         if pool is not None:
             pool.close()
             pool.join()
+    if bad:
+        stderr.write(
+            f"tracker analyze: {bad} of {total} lines are not cases (the first: line "
+            f'{first_bad}); each is answered in place by {{"line": n, "error": ...}}\n'
+        )
     return status
 
 
@@ -239,6 +273,10 @@ def _error_line(number: int, value: Any, message: str) -> str:
     if isinstance(order, dict) and isinstance(order.get("id"), str):
         error["order_id"] = order["id"]
     return orjson.dumps(error, option=orjson.OPT_APPEND_NEWLINE).decode()
+
+
+def _workers_for(workers: int | None) -> int:
+    return _workers() if workers is None else workers
 
 
 def _workers() -> int:

@@ -357,7 +357,7 @@ def _lookup_lines(report: dict[str, Any]) -> list[str]:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file")
 @click.option(
     "--now",
     default=None,
@@ -376,7 +376,8 @@ def _lookup_lines(report: dict[str, Any]) -> list[str]:
     help="Where --evidence writes the summaries (default: FILE's directory).",
 )
 def analyze(file: str, now: str | None, evidence: str | None, evidence_dir: str | None) -> None:
-    """Run the whole pipeline offline on a saved case FILE (JSON or JSON Lines)."""
+    """Run the whole pipeline offline on a saved case FILE (JSON or JSON Lines; - reads
+    standard input)."""
     from tracker.analyze import main as analyze_main
 
     sys.exit(
