@@ -168,3 +168,21 @@ def test_stale_queued_lookups_are_queued_again(
     with engine.connect() as conn:
         row = access.get_lookup(conn, lookup_id)
     assert row is not None and row.status == "queued"
+
+
+def test_a_lookup_registers_a_number_17track_does_not_track_yet(
+    engine: Engine, cache: redis.Redis, queue: CeleryQueue, guards: Guards
+) -> None:
+    with SimServer({**scenario(), "registration": ["17track"]}) as sim:
+        sim.clock.set(NOW)
+        settings = Settings.from_env(sim.env())
+        lookup_id = request(engine, cache, queue, source="17track")
+        assert answer(engine, cache, settings, guards, lookup_id)
+        assert sim.requests("17track") == 2  # gettrackinfo, then register
+        assert sim.httpd.is_registered("17track", NUMBER)
+    with engine.connect() as conn:
+        row = access.get_lookup(conn, lookup_id)
+    assert row is not None and row.report is not None
+    assert row.report["status"] == "not_found"
+    notes = [w["message"] for w in row.report["warnings"] if w["source"] == "17track"]
+    assert any("registered now" in n for n in notes), notes

@@ -246,3 +246,34 @@ def test_seventeentrack_refuses_bad_bodies_and_big_batches(sim: SimServer) -> No
     assert requests.post(url, json={"number": NUMBER}, timeout=5).status_code == 400
     big = requests.post(url, json=[{"number": f"N{i}"} for i in range(41)], timeout=5).json()
     assert big["data"]["errors"][0]["code"] == -18010014
+
+
+def test_17track_tracks_a_number_only_once_registered_where_the_scenario_says() -> None:
+    doc = {**scenario_dict(clean_parcel()), "registration": ["17track"]}
+    with SimServer(doc, now=NOW) as server:
+        client = SourceClient(sources.spec("17track"), base_url=server.url("17track"), key="k",
+                              policy=NO_RETRY)  # fmt: skip
+        seventeen = sources.module("17track")
+        first = seventeen.fetch(client, [NUMBER])
+        assert seventeen.unregistered(first) == [NUMBER]
+        [result] = seventeen.parse(first[0]).results
+        assert (result.outcome, result.tracking_state.value) == (Outcome.NOT_FOUND, "pending")
+        assert seventeen.register(client, [NUMBER]) == [NUMBER]
+        assert seventeen.register(client, [NUMBER]) == [NUMBER]  # rejected: registered already
+        again = requests.post(server.url("17track") + "/register", json=[{"number": NUMBER}],
+                              timeout=5).json()  # fmt: skip
+        assert again["data"]["rejected"][0]["error"]["code"] == -18019901
+        tracked = seventeen.fetch(client, [NUMBER])
+        assert seventeen.unregistered(tracked) == []
+        assert seventeen.parse(tracked[0]).events
+    with SimServer(scenario_dict(clean_parcel()), now=NOW) as server:  # registered from the start
+        client = SourceClient(sources.spec("17track"), base_url=server.url("17track"), key="k",
+                              policy=NO_RETRY)  # fmt: skip
+        assert seventeen.unregistered(seventeen.fetch(client, [NUMBER])) == []
+
+
+def test_registration_names_only_sources_that_register() -> None:
+    from tracker.sim.scenario import ScenarioError, from_dict
+
+    with pytest.raises(ScenarioError, match=r"registration\[0\].*unknown value 'cainiao'"):
+        from_dict({**scenario_dict(clean_parcel()), "registration": ["cainiao"]})

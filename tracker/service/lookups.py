@@ -28,8 +28,9 @@ from sqlalchemy.engine import Engine
 from tracker import numbers, pipeline, sources
 from tracker.errors import SourceError, TrackerError, ValidationError
 from tracker.model import SOURCE_NAMES, Observation
-from tracker.service.polling import Guard
+from tracker.service.guard import Guard
 from tracker.service.queue import Queue
+from tracker.service.registering import register_unknown
 from tracker.settings import Settings
 from tracker.sources.http import SourceClient
 from tracker.store import access, evidence
@@ -319,6 +320,9 @@ def _fetch_report(
             failures.append({"source": source, "message": str(exc)})
             continue
         observations.extend(fetched)
+        if register_unknown(client(source), guard(source), fetched):
+            note = f"{source} did not track this number yet: registered now, answers in minutes"
+            failures.append({"source": source, "message": note})
     report = pipeline.lookup_report(number, observations, clock())
     report["warnings"] = [*report["warnings"], *failures]
     report["asked"] = list(asked)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -27,8 +27,10 @@ from tracker import metrics, sources
 from tracker.errors import SourceError, UnparseableResponse
 from tracker.model import Observation, ParseResult, ParseWarning
 from tracker.service import reanalysis, repoll, scheduling
+from tracker.service.guard import Guard
 from tracker.service.poll_writes import PollWrites, Written
 from tracker.service.reanalysis import reanalyse_orders
+from tracker.service.registering import register_unknown
 from tracker.settings import Settings
 from tracker.sources.base import RateLimit, SourceSpec
 from tracker.sources.http import SourceClient
@@ -36,7 +38,6 @@ from tracker.store import evidence, polling
 from tracker.store.orders import ParcelRow, claim_due_parcels, set_next_poll
 
 log = logging.getLogger("tracker.polling")
-T = TypeVar("T")
 
 DISPATCH_LIMIT = 5000
 # A poll task asks a source for about this many numbers: several calls of a source whose
@@ -51,14 +52,6 @@ CHECK_LIMIT = 1000
 Enqueue = Callable[[int, int], None]  # (delivery_id, attempts) -> the deliver task
 
 
-class Guard(Protocol):
-    """The shared quota and breaker of one source (workers.guards.SourceGuard)."""
-
-    def wait_time(self, calls: int = 1) -> float: ...
-
-    def call(self, func: Callable[[], T]) -> T: ...
-
-
 @dataclass
 class PollOutcome:
     source: str
@@ -71,6 +64,7 @@ class PollOutcome:
     repeated: bool = False  # nothing was parsed: every parcel was answered as last time
     unchanged: int = 0  # parcels answered as last time (re-stamped, not parsed)
     failed: int = 0  # parcels rescheduled as failed (a call of the task failed)
+    registered: int = 0  # numbers registered with the source after this poll met them
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +77,7 @@ class PollOutcome:
             "repeated": self.repeated,
             "unchanged": self.unchanged,
             "failed": self.failed,
+            "registered": self.registered,
         }
 
     def took(self, written: Written) -> None:
@@ -178,6 +173,7 @@ def poll(
         outcome.outcome = "rate_limited"
         return outcome
     observations, failure, asked = _fetch(client, guard, calls)
+    outcome.registered = register_unknown(client, guard, observations)
     if failure is not None:
         # the answers of the calls before the one that failed are kept; the parcels not
         # fully answered are rescheduled as failed

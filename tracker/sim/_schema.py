@@ -31,8 +31,11 @@ from tracker.sim.types import (
 
 # The keys each object may have: anything else is a typo worth naming ("jorney").
 SCENARIO_KEYS = frozenset(
-    {"name", "start", "start_offset_hours", "speed", "behaviours", "parcels", "orders", "note"}
-)
+    {"name", "start", "start_offset_hours", "speed", "behaviours", "parcels", "orders", "note",
+     "registration"}
+)  # fmt: skip
+REGISTERING_SOURCES = ("17track",)
+"""Sources whose API tracks a number only once it is registered (`registration`)."""
 _PARCEL_KEYS = frozenset(
     {
         "number",

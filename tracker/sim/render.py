@@ -24,6 +24,7 @@ Batch = Sequence[tuple[str, SourceView | None]]  # (requested number, its view o
 
 BEIJING = timezone(timedelta(hours=8))
 NOT_REGISTERED = -18019902
+ALREADY_REGISTERED = -18019901
 
 
 def utc_z(moment: datetime) -> str:
@@ -73,6 +74,14 @@ def seventeentrack(batch: Batch) -> Rendered:
         else:
             accepted.append(_t17_item(sview))
     return 200, {"code": 0, "data": {"accepted": accepted, "rejected": rejected}}
+
+
+def seventeentrack_register(batch: Batch) -> Rendered:
+    """`POST register`: every number is accepted (17TRACK registers numbers it cannot detect
+    a carrier for yet too); the server answers numbers registered before itself."""
+    key, _, _ = _carrier("cainiao")
+    accepted = [{"origin": 1, "number": n, "carrier": key} for n, _ in batch]
+    return 200, {"code": 0, "data": {"accepted": accepted, "rejected": []}}
 
 
 def _t17_item(sview: SourceView) -> dict[str, Any]:

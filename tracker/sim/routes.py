@@ -24,6 +24,7 @@ Renderer = Callable[[Sequence[tuple[str, SourceView | None]]], render.Rendered]
 class Route:
     numbers: tuple[str, ...]
     answer: Renderer
+    registers: bool = False  # a call that registers its numbers (17TRACK `register`)
 
 
 class BadRequest(Exception):
@@ -95,6 +96,8 @@ def _seventeentrack(method: str, tail: str, query: Query, body: bytes) -> Route:
             },
         )
     numbers = tuple(i["number"] for i in items)
+    if match.group(1) == "register":
+        return Route(numbers, render.seventeentrack_register, registers=True)
     return Route(numbers, render.seventeentrack)
 
 

@@ -40,7 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from tracker.sim import _schema
-from tracker.sim._fields import ScenarioError, _instant, _list, _num, _obj, _str
+from tracker.sim._fields import (
+    ScenarioError,
+    _choice,
+    _instant,
+    _list,
+    _num,
+    _obj,
+    _str,
+    _str_list,
+)
 from tracker.sim.types import Behaviour, Op, Place, SimOrder, SimParcel, Step
 
 __all__ = [
@@ -77,6 +86,7 @@ class Scenario:
     start_offset_hours: float = 0.0
     speed: float = 1.0
     finder: Finder | None = None
+    registration: frozenset[str] = frozenset()  # sources that track a number once registered
     _index: dict[tuple[str, str], SimParcel] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -140,4 +150,9 @@ def from_dict(raw: Any, name: str = "scenario") -> Scenario:
         start=_instant(doc.get("start"), "start") if doc.get("start") is not None else None,
         start_offset_hours=_num(doc, "start_offset_hours", "$", default=0.0),
         speed=speed,
+        registration=frozenset(
+            source
+            for i, source in enumerate(_str_list(doc, "registration", "$"))
+            if _choice(source, _schema.REGISTERING_SOURCES, f"registration[{i}]")
+        ),
     )

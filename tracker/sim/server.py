@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from tracker.sim import render
 from tracker.sim import scenario as scenarios
 from tracker.sim.behaviour import Action, Behaviours
 from tracker.sim.codes import SIM_SOURCES
@@ -79,6 +80,8 @@ class SimHTTPServer(ThreadingHTTPServer):
         start = self.clock.now() + timedelta(hours=scenario.start_offset_hours)
         self.start = scenario.start or start
         self.behaviours = Behaviours(scenario)
+        self._registered: set[tuple[str, str]] = set()  # scenario.registration's registrations
+        self._registered_lock = threading.Lock()
         self.stats = Stats()
         self.stopping = threading.Event()
         self._views: dict[tuple[str, str], Lookup] = {}
@@ -99,6 +102,16 @@ class SimHTTPServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def register(self, source: str, numbers: Sequence[str]) -> set[str]:
+        """Register `numbers` with `source`; the ones that were not registered before."""
+        with self._registered_lock:
+            fresh = {n for n in numbers if (source, n) not in self._registered}
+            self._registered.update((source, n) for n in fresh)
+        return fresh
+
+    def is_registered(self, source: str, number: str) -> bool:
+        return (source, number) in self._registered
 
     def reset(self) -> None:
         self.stats.reset()
@@ -145,7 +158,17 @@ class SimHandler(BaseHTTPRequestHandler):
             self._send(exc.status, exc.body)
             return
         sim = self.server
-        parcels = {n: sim.lookup(source, n) for n in call.numbers}
+        if source in sim.scenario.registration:
+            if call.registers:
+                self._register(source, call.numbers)
+                return
+            unknown: Lookup = (None, None)
+            parcels = {
+                n: sim.lookup(source, n) if sim.is_registered(source, n) else unknown
+                for n in call.numbers
+            }
+        else:
+            parcels = {n: sim.lookup(source, n) for n in call.numbers}
         found = (p for p, _ in parcels.values() if p is not None)
         action = sim.behaviours.decide(source, call.numbers, found)
         if action.delay_ms and sim.stopping.wait(action.delay_ms / 1000):
@@ -156,6 +179,19 @@ class SimHandler(BaseHTTPRequestHandler):
         status, payload = self._render(call, parcels, source)
         sim.stats.count(source, call.numbers, status)
         self._send(status, payload)
+
+    def _register(self, source: str, numbers: Sequence[str]) -> None:
+        """17TRACK `register` where the scenario asks for registration: a number registered
+        before is rejected (-18019901), the others are tracked from now on."""
+        fresh = self.server.register(source, numbers)
+        _, payload = render.seventeentrack_register([(n, None) for n in numbers if n in fresh])
+        payload["data"]["rejected"] = [
+            {"number": n, "error": {"code": render.ALREADY_REGISTERED,
+                                    "message": f"The tracking number '{n}' has registered."}}
+            for n in numbers if n not in fresh
+        ]  # fmt: skip
+        self.server.stats.count(source, numbers, 200)
+        self._send(200, payload)
 
     def _render(self, call: Route, parcels: Mapping[str, Lookup], source: str) -> tuple[int, Any]:
         now = self.server.clock.now()

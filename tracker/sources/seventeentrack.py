@@ -138,6 +138,51 @@ def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
     return observations
 
 
+NOT_REGISTERED, ALREADY_REGISTERED = -18019902, -18019901
+
+
+def unregistered(observations: Sequence[Observation]) -> list[str]:
+    """The numbers `gettrackinfo` rejected as not registered: 17TRACK tracks a number only
+    once it is registered (one quota unit each), so they are to be registered."""
+    numbers: list[str] = []
+    for observation in observations:
+        try:
+            body = p.load_json(observation)
+        except UnparseableResponse:
+            continue  # its parse reports it; nothing to register from it
+        data = body.get("data") if isinstance(body, dict) else None
+        rejected = data.get("rejected") if isinstance(data, dict) else None
+        for item in rejected if isinstance(rejected, list) else ():
+            error = item.get("error") if isinstance(item, dict) else None
+            number = item.get("number") if isinstance(item, dict) else None
+            if isinstance(error, dict) and error.get("code") == NOT_REGISTERED and number:
+                numbers.append(str(number))
+    return list(dict.fromkeys(numbers))
+
+
+def register(client: SourceClient, numbers: Sequence[str]) -> list[str]:
+    """POST register, at most 40 numbers per call; the numbers 17TRACK now tracks (accepted,
+    or rejected as registered already)."""
+    if not client.key:
+        raise ConfigurationError("TRACKER_17TRACK_KEY", "17TRACK needs an API key")
+    tracked: list[str] = []
+    for start in range(0, len(numbers), SPEC.batch_size):
+        batch = list(numbers[start : start + SPEC.batch_size])
+        response = client.request(
+            "POST", "register", json=[{"number": n} for n in batch], headers={"17token": client.key}
+        )
+        body = p.load_json(client.observe(response, batch))
+        data = body.get("data") if isinstance(body, dict) else None
+        for key, wanted in (("accepted", None), ("rejected", ALREADY_REGISTERED)):
+            items = data.get(key) if isinstance(data, dict) else None
+            for item in items if isinstance(items, list) else ():
+                error = item.get("error") if isinstance(item, dict) else None
+                code = error.get("code") if isinstance(error, dict) else None
+                if isinstance(item, dict) and item.get("number") and code == wanted:
+                    tracked.append(str(item["number"]))
+    return tracked
+
+
 def push_numbers(body: Any) -> tuple[str, ...]:
     """The number a webhook push is about (empty if the body does not say)."""
     data = body.get("data") if isinstance(body, dict) else None
