@@ -489,16 +489,18 @@ def test_new_alerts_are_counted_by_type(engine: Engine, sim: SimServer, guards: 
     assert raised and counted("delivery.confirmed") == before + len(raised)
 
 
-def test_a_number_17track_does_not_track_yet_is_registered_and_then_tracked(
-    engine: Engine, guards: Guards
+@pytest.mark.parametrize("source", ["17track", "aftership"])
+def test_a_number_the_source_does_not_track_yet_is_registered_and_then_tracked(
+    engine: Engine, guards: Guards, source: str
 ) -> None:
-    """17TRACK tracks a number only once registered: the poll that meets `-18019902`
-    registers it (through the quota), and the next poll brings its events."""
-    parcel = {**scenario()["parcels"][0], "sources": ["17track"]}
-    doc = {**scenario(), "parcels": [parcel], "registration": ["17track"]}
+    """17TRACK and AfterShip track a number only once registered (created): the poll that
+    meets it unregistered registers it, through the quota, and the next poll brings its
+    events."""
+    parcel = {**scenario()["parcels"][0], "sources": [source]}
+    doc = {**scenario(), "parcels": [parcel], "registration": [source]}
     with SimServer(doc) as server:
         server.clock.set(NOW)
-        settings = Settings.from_env({**server.env(), "TRACKER_SOURCES": "17track"})
+        settings = Settings.from_env({**server.env(), "TRACKER_SOURCES": source})
         order = Order(
             id="R-1",
             destination=Destination("DE", "10115", "Berlin"),
@@ -507,14 +509,14 @@ def test_a_number_17track_does_not_track_yet_is_registered_and_then_tracked(
             parcels=(Parcel(parcel["number"]),),
         )
         with engine.begin() as conn:
-            repo.upsert_order(conn, order, ["17track"], now=NOW)
+            repo.upsert_order(conn, order, [source], now=NOW)
         [first] = run_due(engine, settings, guards, NOW)
         assert (first.outcome, first.registered, first.new_events) == ("ok", 1, 0)
-        calls_first = server.requests("17track")
+        calls_first = server.requests(source)
         with engine.begin() as conn:  # poll it again now rather than when its cadence says
             conn.execute(sa.update(parcels).values(next_poll_at=NOW))
         [second] = run_due(engine, settings, guards, NOW)
         assert (second.registered, second.new_events > 0) == (0, True)
-    assert calls_first == 2  # gettrackinfo, then register
+    assert calls_first == 2  # the poll, then the registration
     with engine.connect() as conn:
         assert repo.get_order(conn, "R-1").status == "delivered"

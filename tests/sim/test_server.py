@@ -277,3 +277,18 @@ def test_registration_names_only_sources_that_register() -> None:
 
     with pytest.raises(ScenarioError, match=r"registration\[0\].*unknown value 'cainiao'"):
         from_dict({**scenario_dict(clean_parcel()), "registration": ["cainiao"]})
+
+
+def test_aftership_lists_a_number_only_once_a_tracking_was_created() -> None:
+    doc = {**scenario_dict(clean_parcel()), "registration": ["aftership"]}
+    with SimServer(doc, now=NOW) as server:
+        client = SourceClient(sources.spec("aftership"), base_url=server.url("aftership"),
+                              key="k", policy=NO_RETRY)  # fmt: skip
+        aftership = sources.module("aftership")
+        first = aftership.fetch(client, [NUMBER])
+        assert aftership.unregistered(first) == [NUMBER]
+        assert aftership.register(client, [NUMBER]) == [NUMBER]
+        assert aftership.register(client, [NUMBER]) == [NUMBER]  # 4003: exists already
+        tracked = aftership.fetch(client, [NUMBER])
+        assert aftership.unregistered(tracked) == []
+        assert aftership.parse(tracked[0]).events

@@ -34,7 +34,7 @@ SCENARIO_KEYS = frozenset(
     {"name", "start", "start_offset_hours", "speed", "behaviours", "parcels", "orders", "note",
      "registration"}
 )  # fmt: skip
-REGISTERING_SOURCES = ("17track",)
+REGISTERING_SOURCES = ("17track", "aftership")
 """Sources whose API tracks a number only once it is registered (`registration`)."""
 _PARCEL_KEYS = frozenset(
     {

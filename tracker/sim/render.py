@@ -25,6 +25,8 @@ Batch = Sequence[tuple[str, SourceView | None]]  # (requested number, its view o
 BEIJING = timezone(timedelta(hours=8))
 NOT_REGISTERED = -18019902
 ALREADY_REGISTERED = -18019901
+AFTERSHIP_EXISTS = {"meta": {"code": 4003, "message": "Tracking already exists.",
+                             "type": "BadRequest"}, "data": {}}  # fmt: skip
 
 
 def utc_z(moment: datetime) -> str:

@@ -120,7 +120,7 @@ def _aftership(method: str, tail: str, query: Query, body: bytes) -> Route:
         return Route(numbers, lambda b: render.aftership_list(b, versioned))
     if method == "POST" and re.fullmatch(r"(?:.*/)?trackings", tail):
         number = _created_number(body)
-        return Route((number,), lambda b: _created(b[0], versioned))
+        return Route((number,), lambda b: _created(b[0], versioned), registers=True)
     raise _not_found("aftership", method, tail)
 
 

@@ -160,7 +160,7 @@ class SimHandler(BaseHTTPRequestHandler):
         sim = self.server
         if source in sim.scenario.registration:
             if call.registers:
-                self._register(source, call.numbers)
+                self._register(call, source)
                 return
             unknown: Lookup = (None, None)
             parcels = {
@@ -180,18 +180,27 @@ class SimHandler(BaseHTTPRequestHandler):
         sim.stats.count(source, call.numbers, status)
         self._send(status, payload)
 
-    def _register(self, source: str, numbers: Sequence[str]) -> None:
-        """17TRACK `register` where the scenario asks for registration: a number registered
-        before is rejected (-18019901), the others are tracked from now on."""
+    def _register(self, call: Route, source: str) -> None:
+        """A call that registers numbers where the scenario asks for registration (17TRACK
+        `register`, AfterShip's create tracking): a number registered before is refused as
+        the source refuses it, the others are tracked from now on."""
+        numbers = call.numbers
         fresh = self.server.register(source, numbers)
-        _, payload = render.seventeentrack_register([(n, None) for n in numbers if n in fresh])
-        payload["data"]["rejected"] = [
-            {"number": n, "error": {"code": render.ALREADY_REGISTERED,
-                                    "message": f"The tracking number '{n}' has registered."}}
-            for n in numbers if n not in fresh
-        ]  # fmt: skip
-        self.server.stats.count(source, numbers, 200)
-        self._send(200, payload)
+        if source == "17track":
+            _, payload = render.seventeentrack_register([(n, None) for n in numbers if n in fresh])
+            payload["data"]["rejected"] = [
+                {"number": n, "error": {"code": render.ALREADY_REGISTERED,
+                                        "message": f"The tracking number '{n}' has registered."}}
+                for n in numbers if n not in fresh
+            ]  # fmt: skip
+            status = 200
+        elif fresh:  # AfterShip creates one tracking per call
+            known = {n: self.server.lookup(source, n) for n in numbers}
+            status, payload = self._render(call, known, source)
+        else:
+            status, payload = 400, render.AFTERSHIP_EXISTS
+        self.server.stats.count(source, numbers, status)
+        self._send(status, payload)
 
     def _render(self, call: Route, parcels: Mapping[str, Lookup], source: str) -> tuple[int, Any]:
         now = self.server.clock.now()

@@ -124,6 +124,45 @@ def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
     return observations
 
 
+def unregistered(observations: Sequence[Observation]) -> list[str]:
+    """The numbers AfterShip has no tracking for: it tracks a number only once a tracking was
+    created for it (the list filtered by number comes back empty, or 4004)."""
+    numbers: list[str] = []
+    for observation in observations:
+        try:
+            body = p.load_json(observation)
+        except UnparseableResponse:
+            continue  # its parse reports it; nothing to create from it
+        meta = body.get("meta") if isinstance(body, dict) else None
+        data = body.get("data") if isinstance(body, dict) else None
+        code = meta.get("code") if isinstance(meta, dict) else None
+        empty = code == 200 and isinstance(data, dict) and data.get("trackings") == []
+        if (empty or code == 4004) and len(observation.numbers) == 1:
+            numbers.append(observation.numbers[0])
+    return list(dict.fromkeys(numbers))
+
+
+def register(client: SourceClient, numbers: Sequence[str]) -> list[str]:
+    """Create a tracking for each number (one POST each); the numbers AfterShip now tracks
+    (created, or refused as existing already: 4003)."""
+    if not client.key:
+        raise ConfigurationError("TRACKER_AFTERSHIP_KEY", "AfterShip needs an API key")
+    tracked = []
+    for number in numbers:
+        response = client.request(
+            "POST",
+            "trackings",
+            json={"tracking": {"tracking_number": number}},
+            headers={"as-api-key": client.key},
+            ok_statuses=(400,),
+        )
+        body = p.load_json(client.observe(response, [number]))
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if isinstance(meta, dict) and meta.get("code") in (200, 201, 4003):
+            tracked.append(number)
+    return tracked
+
+
 def push_numbers(body: Any) -> tuple[str, ...]:
     """The number a webhook push is about (empty if the body does not say)."""
     tracking = _webhook_tracking(body) if isinstance(body, dict) else None

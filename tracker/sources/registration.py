@@ -2,7 +2,8 @@
 
 17TRACK answers `gettrackinfo` for an unregistered number with `-18019902` ("does not
 register, please register first") and keeps doing so until `register` is called for it (one
-quota unit per number). The poller registers such numbers right after the poll that met them,
+quota unit per number). AfterShip lists only the numbers a tracking was created for (`POST
+trackings`, one call each). The poller registers such numbers right after the poll that met them,
 through the source's quota and breaker; the next poll finds them tracked (17TRACK needs minutes
 before the first answer: they are `pending` meanwhile).
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.model import Observation
-from tracker.sources import seventeentrack
+from tracker.sources import aftership, seventeentrack
 from tracker.sources.http import SourceClient
 
 
@@ -28,6 +29,7 @@ REGISTRATIONS: Mapping[str, Registration] = {
     "17track": Registration(
         seventeentrack.unregistered, seventeentrack.register, seventeentrack.SPEC.batch_size
     ),
+    "aftership": Registration(aftership.unregistered, aftership.register, 1),
 }
 
 
