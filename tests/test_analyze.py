@@ -189,6 +189,7 @@ def test_several_parcels_describe_the_order_as_a_whole(tmp_path: Path) -> None:
         (lambda c: c["observations"][0].update(source="fedup"), "observations[0].source"),
         (lambda c: c["order"].update(timezone="Mars/Olympus"), "order.timezone"),
         (lambda c: c.pop("parcels"), "parcels"),
+        (lambda c: c["order"].update(marketplace="temu"), "order.marketplace"),
     ],
 )
 def test_invalid_case_exits_2_with_one_line_naming_the_field(

@@ -124,8 +124,12 @@ def test_unknown_policy_names_it() -> None:
         window(order(), NOW, "ebay-2030")
 
 
-def test_unknown_marketplace_falls_back_to_the_default() -> None:
-    assert window(order(marketplace="temu"), NOW).policy == "aliexpress"
+def test_a_marketplace_no_policy_covers_is_refused_not_judged_by_another_rule() -> None:
+    with pytest.raises(ValidationError, match=r"order.marketplace.*'temu'.*known: aliexpress"):
+        window(order(marketplace="temu"), NOW)
+    temu = load_policies({"temu-v1": {"version": 1, "marketplace": "temu", "opens_after_days": 0,
+                                      "closes_after_promised_days": 90}})  # fmt: skip
+    assert window(order(marketplace="temu"), NOW, policies=temu).policy == "temu-v1"
 
 
 def test_unknown_time_zone_is_a_validation_error() -> None:

@@ -195,10 +195,10 @@ def _single(
 ) -> int:
     try:
         case = Case.from_json(value)
-    except ValidationError as exc:
+        when = _now_for(case, now)
+        report = run_case(case, when)
+    except TrackerError as exc:
         return _fail(stderr, f"{path}: not a case: {exc}")
-    when = _now_for(case, now)
-    report = run_case(case, when)
     stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     stdout.write("\n")
     if summaries is not None:

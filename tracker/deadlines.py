@@ -102,16 +102,22 @@ def _text(name: str, entry: Mapping[str, Any], key: str) -> str:
 def policy_for(
     order: Order, policy: str | None = None, policies: Mapping[str, Policy] = POLICIES
 ) -> Policy:
-    """The named policy, else the newest one for the order's marketplace, else the default."""
+    """The named policy, else the newest one for the order's marketplace; a marketplace no
+    policy covers is a ValidationError naming the known ones (a window computed under another
+    marketplace's rule would give the buyer wrong deadlines)."""
     if policy is not None:
         if policy not in policies:
             known = ", ".join(sorted(policies))
             raise ValidationError("policy", f"unknown policy {policy!r} (known: {known})")
         return policies[policy]
     candidates = [p for p in policies.values() if p.marketplace == order.marketplace]
-    if candidates:
-        return max(candidates, key=lambda p: (p.version, p.name))
-    return policies[DEFAULT_POLICY]
+    if not candidates:
+        known = ", ".join(sorted({p.marketplace for p in policies.values()}))
+        raise ValidationError(
+            "order.marketplace",
+            f"no protection policy for marketplace {order.marketplace!r} (known: {known})",
+        )
+    return max(candidates, key=lambda p: (p.version, p.name))
 
 
 def zone(name: str) -> ZoneInfo:
