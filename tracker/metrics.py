@@ -47,6 +47,12 @@ ALERTS = Counter(
     ["type"],
     registry=REGISTRY,
 )
+DEAD_LETTERS = Counter(
+    "tracker_dead_letters",
+    "Task messages no longer run because they kept killing their worker, by task",
+    ["task"],
+    registry=REGISTRY,
+)
 WEBHOOK_DELIVERIES = Counter(
     "tracker_webhook_deliveries",
     "Webhook delivery attempts, by result (succeeded, retry, failed, disabled)",

@@ -13,6 +13,7 @@ from typing import Any
 from celery import Task
 
 from tracker.service import deliveries, lookups, polling
+from workers import poison
 from workers.app import app
 from workers.context import context, utcnow
 from workers.queue import CeleryQueue
@@ -23,11 +24,23 @@ DISPATCH_LOCK_SECONDS = 30.0
 
 
 class TrackerTask(Task):  # type: ignore[misc]
-    """Cross-cutting concerns of every task (acks_late comes from the app config)."""
+    """Cross-cutting concerns of every task (acks_late comes from the app config): a message
+    that keeps killing its worker is dead-lettered instead of looping (workers.poison)."""
 
     acks_late = True
     reject_on_worker_lost = True
     ignore_result = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        task_id = self.request.id
+        if task_id and not self.request.called_directly:
+            ctx = context()
+            count = poison.deliveries(ctx.redis, task_id)
+            if poison.is_poison(count):
+                poison.bury(ctx.engine, task_id, self.name, {"args": list(args),
+                                                             "kwargs": kwargs}, count)  # fmt: skip
+                return None
+        return super().__call__(*args, **kwargs)
 
 
 @app.task(base=TrackerTask, name="workers.tasks.dispatch")

@@ -107,6 +107,7 @@ class Cluster:
         queues: str = "lookups,polls,webhooks,celery",
         concurrency: int = 2,
         name: str = "worker",
+        include: str | None = None,
     ) -> Process:
         return self.start(
             name,
@@ -118,6 +119,7 @@ class Cluster:
                 str(concurrency),
                 "-n",
                 f"{name}{len(self.processes)}@%h",
+                *(("-I", include) if include else ()),
             ],
         )
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -204,3 +205,32 @@ def test_the_service_resumes_by_itself_after_a_redis_restart(pg: Engine, tmp_pat
         assert_nothing_lost_or_doubled(pg, receiver, secret)
     finally:
         server.kill()
+
+
+def test_a_message_that_kills_its_worker_runs_four_times_then_is_dead_lettered(
+    pg: Engine, broker: str, tmp_path: Path
+) -> None:
+    """reliability.md CEL-3: a task that SIGKILLs its own process runs exactly 4 times (1 + 3
+    redeliveries), then a dead-letter row appears; the worker is not stuck in a loop and
+    other tasks keep flowing."""
+    from celery import Celery
+
+    from tracker.store import dead_letters
+
+    client = redis.Redis.from_url(broker)
+    sender = Celery("poison-test", broker=broker)
+    with SimServer(scenario()) as sim:
+        env = service_env(pg, broker, sim.env())
+        with cluster(env, tmp_path) as running:
+            running.worker(queues="celery", concurrency=1, include="tests.e2e.poison_tasks")
+            crash = sender.send_task("tests.e2e.poison_tasks.crash", args=["runs:crash"])
+            with pg.connect() as conn:
+                wait_for(lambda: dead_letters.newest(conn), 120, "a dead letter")
+            sender.send_task("tests.e2e.poison_tasks.ping", args=["runs:ping"])
+            wait_for(lambda: client.get("runs:ping"), 60, "the next task to run")
+            time.sleep(2)  # a loop would have run it again by now
+            assert int(client.get("runs:crash") or 0) == 4
+    with pg.connect() as conn:
+        [letter] = dead_letters.newest(conn)
+    assert (letter.task_id, letter.task_name) == (crash.id, "tests.e2e.poison_tasks.crash")
+    assert letter.deliveries == 5 and letter.args == {"args": ["runs:crash"], "kwargs": {}}

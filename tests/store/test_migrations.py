@@ -14,7 +14,7 @@ from tracker.pipeline import Case, run_case
 from tracker.store.db import current_revision, downgrade, upgrade
 from tracker.store.tables import metadata
 
-HEAD = "0004"
+HEAD = "0005"
 EXPECTED = {
     "orders",
     "parcels",
@@ -28,6 +28,7 @@ EXPECTED = {
     "webhook_attempts",
     "api_tokens",
     "lookups",
+    "dead_letters",
 }
 
 
@@ -200,7 +201,7 @@ def test_0004_rewrites_alert_keys_to_the_ones_the_pipeline_gives_now(
         for kind, old, data, _ in old_rows:
             conn.execute(insert, {"order_id": "A-2001", "type": kind, "key": old,
                                   "data": json.dumps(data)})  # fmt: skip
-    upgrade(blank_engine)
+    upgrade(blank_engine, "0004")
     assert current_revision(blank_engine) == "0004"
     with blank_engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT type, key FROM alerts ORDER BY id")).all()

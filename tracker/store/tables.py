@@ -267,3 +267,16 @@ lookups = sa.Table(
     _at("created_at"),
     _at("finished_at", nullable=True),
 )
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    _pk(),
+    # a task message delivered more times than a worker survived it (reliability.md CEL-3):
+    # recorded once, acknowledged, and no longer run
+    sa.Column("task_id", sa.Text, nullable=False, unique=True),
+    sa.Column("task_name", sa.Text, nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+    _at("created_at"),
+)

@@ -1,0 +1,65 @@
+"""The poison-message guard (reliability.md CEL-3).
+
+Tasks are acknowledged late and re-queued when the process running them dies
+(`reject_on_worker_lost`), so nothing is lost when a worker is killed. The price, in Celery's
+own words, is that this "can cause message loops": a message whose task itself kills the
+process (a native crash, the OOM killer on one huge payload) would be redelivered for ever and
+starve the queue behind it.
+
+So every task start counts its message's deliveries in Redis (`tracker:deliveries:<task id>`,
+kept a day: a message redelivered later than that starts again from one). A message that has
+been started more than 1 + MAX_REDELIVERIES times is recorded as a dead letter, logged and
+counted (`tracker_dead_letters`), then acknowledged without running: the worker goes on with
+the next message. Normal tasks pay one Redis round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis, RedisError
+from sqlalchemy.engine import Engine
+
+from tracker import metrics
+from tracker.store import dead_letters
+
+log = logging.getLogger("tracker.workers")
+
+MAX_REDELIVERIES = 3
+COUNT_TTL_SECONDS = 86400
+
+
+def deliveries(client: Redis, task_id: str) -> int:
+    """This start's number among the message's deliveries (1 the first time). Redis out of
+    reach counts as a first delivery: the guard never stops a task that can still run."""
+    key = f"tracker:deliveries:{task_id}"
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, COUNT_TTL_SECONDS, nx=True)
+    try:
+        count, _ = pipe.execute()
+    except RedisError as exc:
+        log.warning("delivery count unavailable, running the task: %s", exc)
+        return 1
+    return int(count)
+
+
+def is_poison(count: int) -> bool:
+    return count > 1 + MAX_REDELIVERIES
+
+
+def bury(engine: Engine, task_id: str, task_name: str, args: Any, count: int) -> None:
+    """Record the message as a dead letter (once), and say so."""
+    with engine.begin() as conn:
+        fresh = dead_letters.record(conn, task_id, task_name, args, count, datetime.now(UTC))
+    if fresh:
+        metrics.DEAD_LETTERS.labels(task=task_name).inc()
+    log.error(
+        "task %s (%s) started %d times without finishing: dead-lettered, no longer run",
+        task_name,
+        task_id,
+        count,
+        extra={"task_id": task_id, "task_name": task_name, "deliveries": count},
+    )
