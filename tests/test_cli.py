@@ -166,3 +166,25 @@ def test_encrypt_secrets_refuses_with_one_line_and_writes_nothing(
         assert line.startswith(f"tracker: endpoint {hook['id']}: webhook secret is encrypted but ")
         assert "TRACKER_SECRET_KEY does not match" in line
     assert stored_secrets(db) == before
+
+
+def test_rotating_a_webhook_secret_keeps_both_sealed_and_prints_the_new_one(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "t.db"
+    plain = {"TRACKER_DATABASE_URL": f"sqlite:///{db}"}
+    hook = json.loads(run("webhooks", "add", "https://hooks.example/a", "--json", env=plain).stdout)
+    rotated = run("webhooks", "rotate-secret", hook["id"], "--overlap-hours", "2", "--json",
+                  env=plain)  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    new = json.loads(rotated.stdout)
+    assert new["secret"].startswith("whsec_") and new["secret"] != hook["secret"]
+    keyed = {**plain, "TRACKER_SECRET_KEY": run("webhooks", "new-secret-key").stdout.strip()}
+    assert run("webhooks", "encrypt-secrets", env=keyed).returncode == 0
+    with sqlite3.connect(db) as conn:
+        [(current, previous)] = conn.execute(
+            "SELECT secret, previous_secret FROM webhook_endpoints"
+        ).fetchall()
+    assert current.startswith("enc:v1:") and previous.startswith("enc:v1:")  # both at rest
+    unknown = run("webhooks", "rotate-secret", "ep_nope", env=plain)
+    assert unknown.returncode == 4 and unknown.stderr.count("\n") == 1

@@ -257,6 +257,34 @@ def webhooks_list(as_json: bool) -> None:
         click.echo(f"{e['id']}  {state}  {secret}  {e['url']}  {types}")
 
 
+@webhooks.command("rotate-secret")
+@click.argument("endpoint_id")
+@click.option("--secret", default=None, help="The new whsec_... secret (generated if omitted).")
+@click.option(
+    "--overlap-hours",
+    default=24.0,
+    show_default=True,
+    type=click.FloatRange(0, 720),
+    help="Hours during which webhooks are signed with both the old and the new secret.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new secret and overlap as JSON.")
+@clean_errors
+def webhooks_rotate_secret(
+    endpoint_id: str, secret: str | None, overlap_hours: float, as_json: bool
+) -> None:
+    """Give an endpoint a new signing secret; prints it. Until the overlap ends, webhooks
+    carry signatures by both secrets, so the receiver can switch to the new one at any time."""
+    from tracker import commands
+
+    rotated = commands.rotate_webhook_secret(_settings(), endpoint_id, secret, overlap_hours)
+    if as_json:
+        _print_json(rotated)
+    else:
+        click.echo(
+            f"secret          {rotated['secret']}\nold signs until {rotated['previous_until']}"
+        )
+
+
 @webhooks.command("encrypt-secrets")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoint ids by outcome as JSON.")
 @clean_errors

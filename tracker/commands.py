@@ -184,6 +184,25 @@ def add_webhook(
     return {"id": row.id, "url": row.url, "types": row.types, "secret": secret}
 
 
+def rotate_webhook_secret(
+    settings: Settings, endpoint_id: str, secret: str | None, overlap_hours: float
+) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from tracker.secretbox import SecretBox
+    from tracker.service import secrets
+
+    engine = open_engine(settings)
+    at = now()
+    overlap = timedelta(hours=overlap_hours)
+    try:
+        new = secrets.rotate(engine, SecretBox.from_settings(settings), endpoint_id, at, secret,
+                             overlap)  # fmt: skip
+    finally:
+        engine.dispose()
+    return {"id": endpoint_id, "secret": new, "previous_until": (at + overlap).isoformat()}
+
+
 def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
     from tracker.secretbox import is_sealed
     from tracker.store import endpoints

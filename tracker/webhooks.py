@@ -101,12 +101,16 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers(secret: str, msg_id: str, timestamp: int, body: bytes, *also: str) -> dict[str, str]:
+    """The signed headers; `also` are further secrets to sign with (the previous secret while
+    a rotation's overlap lasts): the signatures are space-separated, and a receiver holding
+    any one of the secrets verifies (Standard Webhooks)."""
+    signatures = [sign(key, msg_id, timestamp, body) for key in (secret, *also)]
     return {
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 

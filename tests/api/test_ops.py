@@ -80,6 +80,28 @@ def test_webhook_lifecycle_create_list_test_delete(
     assert api.post(f"/v1/webhooks/{hook['id']}/test", headers=auth).status_code == 404
 
 
+def test_rotating_a_secret_signs_with_both_until_the_overlap_ends(
+    api: TestClient, auth: dict[str, str], receiver: tuple[str, list[Any]]
+) -> None:
+    url, received = receiver
+    hook = api.post("/v1/webhooks", json={"url": url}, headers=auth).json()
+    path = f"/v1/webhooks/{hook['id']}/rotate-secret"
+    rotated = api.post(path, json={"overlap_hours": 12}, headers=auth)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != hook["secret"]
+    assert rotated.json()["previous_until"].startswith("2026-")
+    assert api.post(f"/v1/webhooks/{hook['id']}/test", headers=auth).json()["status_code"] == 204
+    headers, body = received[-1]
+    for holder in (hook["secret"], new):  # the receiver may hold either while it switches
+        assert webhooks.verify(holder, headers, body, NOW.timestamp())
+    assert "secret" not in api.get("/v1/webhooks", headers=auth).json()["webhooks"][0]
+    bad = api.post(path, json={"secret": "plain"}, headers=auth)
+    assert bad.status_code == 422 and "secret" in bad.text
+    assert api.post(path, json={"overlap_hours": 721}, headers=auth).status_code == 422
+    assert api.post("/v1/webhooks/ep_nope/rotate-secret", json={}, headers=auth).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -182,3 +182,67 @@ def test_a_secret_no_key_opens_is_recorded_and_retried_never_sent_unsigned(
     assert later.step is webhooks.Step.SUCCEEDED
     headers, body = handler.received[0]
     assert webhooks.verify(secret, headers, body, NOW.timestamp())
+
+
+# ----------------------------------------------------------------------------- rotation (WH-4)
+
+
+def test_during_a_rotations_overlap_receivers_with_either_secret_verify(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    """reliability.md WH-4: during the overlap, a receiver holding only the old secret and one
+    holding only the new one both verify; after it, only the new one does."""
+    from datetime import timedelta
+
+    from tracker.service import secrets
+
+    url, handler = receiver
+    old, box = webhooks.generate_secret(), SecretBox([KEY])
+    first, second = seed(engine, url, 2, box.seal(old))
+    with engine.connect() as conn:
+        endpoint_id = endpoints.list_endpoints(conn)[0].id
+    new = secrets.rotate(engine, box, endpoint_id, NOW, overlap=timedelta(hours=24))
+    assert new != old and new.startswith("whsec_")
+    during = NOW + timedelta(hours=23)
+    assert deliveries.deliver(engine, first, 0, lambda: during, True, box=box).sent
+    headers, body = handler.received[-1]
+    assert len(headers["webhook-signature"].split()) == 2
+    for holder in (old, new):
+        assert webhooks.verify(holder, headers, body, during.timestamp())
+    assert not webhooks.verify(webhooks.generate_secret(), headers, body, during.timestamp())
+    after = NOW + timedelta(hours=24)
+    assert deliveries.deliver(engine, second, 0, lambda: after, True, box=box).sent
+    headers, body = handler.received[-1]
+    assert webhooks.verify(new, headers, body, after.timestamp())
+    assert not webhooks.verify(old, headers, body, after.timestamp())
+    with engine.connect() as conn:
+        row = endpoints.get_endpoint(conn, endpoint_id)
+    assert row is not None and row.previous_secret is not None
+    assert box.open(row.secret, endpoint_id) == new  # both sealed at rest
+    assert box.open(row.previous_secret, endpoint_id) == old
+
+
+def test_a_rotation_refuses_a_bad_secret_an_unknown_endpoint_or_a_long_overlap(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    from datetime import timedelta
+
+    from tracker.errors import NotFoundError, ValidationError
+    from tracker.service import secrets
+
+    url, _ = receiver
+    current = webhooks.generate_secret()
+    seed(engine, url, 1, current)
+    with engine.connect() as conn:
+        endpoint_id = endpoints.list_endpoints(conn)[0].id
+    with pytest.raises(NotFoundError):
+        secrets.rotate(engine, NO_KEY, "ep_nope", NOW)
+    with pytest.raises(ValidationError, match="secret"):
+        secrets.rotate(engine, NO_KEY, endpoint_id, NOW, secret="not-a-secret")
+    with pytest.raises(ValidationError, match="current secret"):
+        secrets.rotate(engine, NO_KEY, endpoint_id, NOW, secret=current)
+    with pytest.raises(ValidationError, match="overlap"):
+        secrets.rotate(engine, NO_KEY, endpoint_id, NOW, overlap=timedelta(days=31))
+    with engine.connect() as conn:
+        row = endpoints.get_endpoint(conn, endpoint_id)
+    assert row is not None and row.secret == current and row.previous_secret is None

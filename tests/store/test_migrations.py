@@ -14,7 +14,7 @@ from tracker.pipeline import Case, run_case
 from tracker.store.db import current_revision, downgrade, upgrade
 from tracker.store.tables import metadata
 
-HEAD = "0005"
+HEAD = "0006"
 EXPECTED = {
     "orders",
     "parcels",

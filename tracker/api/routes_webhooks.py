@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
@@ -13,6 +14,8 @@ from tracker.api.routes_orders import COMMON, NOT_FOUND
 from tracker.api.schemas import (
     ErrorOut,
     Replayed,
+    RotateIn,
+    SecretRotated,
     TestSent,
     WebhookCreated,
     WebhookIn,
@@ -20,7 +23,7 @@ from tracker.api.schemas import (
     WebhookOut,
 )
 from tracker.secretbox import is_sealed
-from tracker.service import deliveries
+from tracker.service import deliveries, secrets
 from tracker.store import endpoints
 from tracker.store.endpoints import EndpointRow
 
@@ -132,7 +135,8 @@ def send_test_ping(
     now = ctx.now()
     msg_id = webhooks.webhook_id(f"test:{time.time_ns()}", row.id)
     body = webhooks.body(TEST_TYPE, "", "test", {"endpoint_id": row.id}, now)
-    headers = webhooks.headers(secret, msg_id, int(now.timestamp()), body)
+    previous = deliveries.previous_secrets(row, ctx.secret_box, now)
+    headers = webhooks.headers(secret, msg_id, int(now.timestamp()), body, *previous)
     result = webhooks.send(row.url, headers, body, ctx.settings.webhook_allow_private)
     return TestSent(
         webhook_id=msg_id,
@@ -158,3 +162,24 @@ def replay_delivery(
     attempts = deliveries.replay(ctx.engine, delivery_id, ctx.now())
     enqueue(lambda: ctx.queue.deliver(delivery_id, attempts))
     return Replayed(delivery_id=delivery_id, attempts=attempts)
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/rotate-secret",
+    response_model=SecretRotated,
+    responses={**NOT_FOUND, **UNREADABLE_SECRET},
+)
+def rotate_webhook_secret(
+    endpoint_id: EndpointId,
+    body: RotateIn,
+    ctx: Annotated[Context, Depends(context)],
+    _who: Annotated[Principal, Depends(principal)],
+) -> SecretRotated:
+    """Give the endpoint a new secret, returned once. Until the overlap ends, webhooks carry
+    signatures by both the new and the old secret, so the receiver can switch at any time."""
+    _endpoint(ctx, endpoint_id)
+    now = ctx.now()
+    overlap = timedelta(hours=body.overlap_hours)
+    secret = secrets.rotate(ctx.engine, ctx.secret_box, endpoint_id, now, body.secret, overlap)
+    row = _endpoint(ctx, endpoint_id)
+    return SecretRotated(**_out(row).model_dump(), secret=secret, previous_until=now + overlap)

@@ -249,6 +249,20 @@ class WebhookCreated(WebhookOut):
     secret: str = Field(description="shown once: keep it to verify signatures")
 
 
+class RotateIn(_Strict):
+    secret: str | None = Field(
+        default=None, max_length=200, description="whsec_<base64>; generated when omitted"
+    )
+    overlap_hours: float = Field(
+        default=24, ge=0, le=720, description="hours both secrets sign every webhook"
+    )
+
+
+class SecretRotated(WebhookOut):
+    secret: str = Field(description="the new secret, shown once")
+    previous_until: datetime = Field(description="the old secret signs too until then")
+
+
 class WebhookList(BaseModel):
     webhooks: list[WebhookOut]
 

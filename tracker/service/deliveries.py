@@ -142,12 +142,29 @@ def _send(
         secret = box.open(endpoint.secret, endpoint.id)
     except SecretUnreadable as exc:
         return _unsigned(delivery, started, exc, now)
-    headers = webhooks.headers(secret, delivery.webhook_id, int(started.timestamp()), body)
+    previous = previous_secrets(endpoint, box, started)
+    headers = webhooks.headers(
+        secret, delivery.webhook_id, int(started.timestamp()), body, *previous
+    )
     result = webhooks.send(endpoint.url, headers, body, allow_private)
     step = webhooks.next_step(
         result.status_code, delivery.attempts + 1, now(), retry_after=result.retry_after
     )
     return _Try(delivery, started, result, step)
+
+
+def previous_secrets(endpoint: endpoints.EndpointRow, box: SecretBox, now: datetime) -> list[str]:
+    """The previous secret while a rotation's overlap lasts (signed with beside the new one).
+    One we cannot open is left out: the new secret's signature is still sent."""
+    stored = endpoint.previous_at(now)
+    if stored is None:
+        return []
+    try:
+        return [box.open(stored, endpoint.id)]
+    except SecretUnreadable as exc:
+        log.warning("previous secret of %s unreadable, signing with the new one only: %s",
+                    endpoint.id, exc)  # fmt: skip
+        return []
 
 
 def _unsigned(

@@ -12,12 +12,17 @@ run) is left as it is and counted as unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from tracker.errors import ConfigurationError
+from tracker import webhooks
+from tracker.errors import ConfigurationError, NotFoundError, ValidationError
 from tracker.secretbox import SecretBox, is_sealed
 from tracker.store import endpoints
+
+DEFAULT_OVERLAP = timedelta(hours=24)
+MAX_OVERLAP = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +55,42 @@ def encrypt_secrets(engine: Engine, box: SecretBox) -> Resealed:
         )
     done = Resealed()
     with engine.begin() as conn:
-        for endpoint_id, old, new in plan(box, endpoints.stored_secrets(conn)):
+        current = plan(box, endpoints.stored_secrets(conn))
+        previous = plan(box, endpoints.stored_previous_secrets(conn))  # rotations' old ones
+        for endpoint_id, old, new in current:
             if new is None or not endpoints.replace_secret(conn, endpoint_id, old, new):
                 done.unchanged.append(endpoint_id)
             elif is_sealed(old):
                 done.reencrypted.append(endpoint_id)
             else:
                 done.encrypted.append(endpoint_id)
+        for endpoint_id, old, new in previous:
+            if new is not None:
+                endpoints.replace_secret(conn, endpoint_id, old, new, previous=True)
     return done
+
+
+def rotate(
+    engine: Engine,
+    box: SecretBox,
+    endpoint_id: str,
+    now: datetime,
+    secret: str | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+) -> str:
+    """Give the endpoint a new signing secret (`secret`, or a generated one) and return it.
+    Until `now + overlap` every webhook carries two signatures, by the new and the old
+    secret, so a receiver verifies whichever it holds (reliability.md WH-4); then only the
+    new one. A rotation during an overlap ends the older one: only the last two secrets sign."""
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise ValidationError("overlap", f"must be between 0 and {MAX_OVERLAP.days} days")
+    secret = secret or webhooks.generate_secret()
+    webhooks.secret_key(secret)  # a malformed secret is an error naming `secret`
+    with engine.begin() as conn:
+        current = endpoints.get_endpoint(conn, endpoint_id)
+        if current is None:
+            raise NotFoundError("webhook endpoint", endpoint_id)
+        if box.open(current.secret, endpoint_id) == secret:
+            raise ValidationError("secret", "is the endpoint's current secret")
+        endpoints.rotate_secret(conn, endpoint_id, box.seal(secret), now + overlap)
+    return secret

@@ -24,11 +24,18 @@ class EndpointRow:
     id: str
     url: str
     secret: str  # as stored: `enc:v1:...` or a plaintext whsec_; SecretBox.open it to sign
+    previous_secret: str | None  # the secret before the last rotation, stored the same way
+    previous_until: datetime | None  # signed with as well until then (WH-4)
     types: list[str]
     enabled: bool
     disabled_reason: str | None
     failing_since: datetime | None
     created_at: datetime
+
+    def previous_at(self, now: datetime) -> str | None:
+        """The previous secret (as stored) while its overlap lasts at `now`, else None."""
+        until = self.previous_until
+        return self.previous_secret if until is not None and now < until else None
 
     def wants(self, alert_type: str) -> bool:
         """An empty type list subscribes to every alert type."""
@@ -109,13 +116,43 @@ def stored_secrets(conn: Connection) -> list[tuple[str, str]]:
     return [(row.id, row.secret) for row in conn.execute(query)]
 
 
-def replace_secret(conn: Connection, endpoint_id: str, old: str, new: str) -> bool:
-    """Store `new` in place of `old`; False if the row no longer holds `old` (deleted, or
-    re-sealed by another run meanwhile), which is then left as it is."""
+def stored_previous_secrets(conn: Connection) -> list[tuple[str, str]]:
+    """(endpoint id, stored previous secret) of every endpoint rotated with an overlap."""
+    column = webhook_endpoints.c.previous_secret
+    query = (
+        sa.select(webhook_endpoints.c.id, column)
+        .where(column.is_not(None))
+        .order_by(webhook_endpoints.c.id)
+    )
+    return [(row.id, row.previous_secret) for row in conn.execute(query)]
+
+
+def replace_secret(
+    conn: Connection, endpoint_id: str, old: str, new: str, *, previous: bool = False
+) -> bool:
+    """Store `new` in place of `old` (the previous secret's column with `previous`); False if
+    the row no longer holds `old` (deleted, or re-sealed by another run meanwhile), which is
+    then left as it is."""
+    column = webhook_endpoints.c.previous_secret if previous else webhook_endpoints.c.secret
     result = conn.execute(
         sa.update(webhook_endpoints)
-        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.secret == old)
-        .values(secret=new)
+        .where(webhook_endpoints.c.id == endpoint_id, column == old)
+        .values({column.name: new})
+    )
+    return result.rowcount > 0
+
+
+def rotate_secret(conn: Connection, endpoint_id: str, new: str, overlap_until: datetime) -> bool:
+    """Make `new` (as stored) the secret; the current one is kept as the previous secret,
+    signed with as well until `overlap_until`. False if there is no such endpoint."""
+    result = conn.execute(
+        sa.update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(
+            previous_secret=webhook_endpoints.c.secret,
+            previous_until=overlap_until,
+            secret=new,
+        )
     )
     return result.rowcount > 0
 

@@ -207,6 +207,10 @@ webhook_endpoints = sa.Table(
     # so a database dump alone cannot forge our signatures; a plaintext whsec_ while no key is
     # set. Text: a sealed 64-byte secret is ~210 characters, and no length is imposed.
     sa.Column("secret", sa.Text, nullable=False),
+    # the secret before the last rotation, sealed the same way, still signed with (beside the
+    # new one) until previous_until, so receivers can switch in their own time (WH-4)
+    sa.Column("previous_secret", sa.Text),
+    _at("previous_until", nullable=True),
     sa.Column("types", sa.JSON, nullable=False),  # empty list = every alert type
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("disabled_reason", sa.Text),
