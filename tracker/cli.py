@@ -285,6 +285,45 @@ def webhooks_rotate_secret(
         )
 
 
+@webhooks.command("deliveries")
+@click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
+@click.option("--status", type=click.Choice(["pending", "succeeded", "failed"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--json", "as_json", is_flag=True, help="Print the deliveries as JSON.")
+@clean_errors
+def webhooks_deliveries(
+    endpoint_id: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List webhook deliveries, newest first (ids to replay, endpoints failing)."""
+    from tracker import commands
+
+    found = commands.list_deliveries(_settings(), endpoint_id, status, limit)
+    if as_json:
+        _print_json(found)
+        return
+    for d in found:
+        code = d["last_status_code"] if d["last_status_code"] is not None else "-"
+        click.echo(f"{d['id']:>8}  {d['status']:9}  {d['attempts']:>2} tries  last {code}  "
+                   f"{d['endpoint_id']}  {d['alert_type']}  {d['created_at']}")  # fmt: skip
+
+
+@webhooks.command("recover")
+@click.argument("endpoint_id")
+@click.option("--since", required=True, help="ISO-8601 instant: failed deliveries since then.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"reopened": n} as JSON.')
+@clean_errors
+def webhooks_recover(endpoint_id: str, since: str, as_json: bool) -> None:
+    """Send again every delivery to an endpoint that failed since --since (after an outage,
+    once the endpoint is fixed and enabled); the deadline sweep sends them."""
+    from tracker import commands
+
+    reopened = commands.recover_webhook(_settings(), endpoint_id, since)
+    if as_json:
+        _print_json({"reopened": reopened})
+    else:
+        click.echo(f"reopened {reopened} failed deliveries")
+
+
 @webhooks.command("encrypt-secrets")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoint ids by outcome as JSON.")
 @clean_errors

@@ -203,6 +203,33 @@ def rotate_webhook_secret(
     return {"id": endpoint_id, "secret": new, "previous_until": (at + overlap).isoformat()}
 
 
+def list_deliveries(
+    settings: Settings, endpoint_id: str | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    from tracker.service import deliveries
+
+    engine = open_engine(settings)
+    try:
+        found, _ = deliveries.listing(engine, endpoint_id=endpoint_id, status=status, limit=limit)
+    finally:
+        engine.dispose()
+    return [
+        {k: v.isoformat() if isinstance(v, datetime) else v for k, v in d.items()} for d in found
+    ]
+
+
+def recover_webhook(settings: Settings, endpoint_id: str, since: str) -> int:
+    from tracker.pipeline import parse_instant
+    from tracker.service import deliveries
+
+    start = parse_instant(since, "--since")
+    engine = open_engine(settings)
+    try:
+        return deliveries.recover(engine, endpoint_id, start, now())
+    finally:
+        engine.dispose()
+
+
 def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
     from tracker.secretbox import is_sealed
     from tracker.store import endpoints

@@ -362,3 +362,35 @@ def test_connections_the_database_dropped_are_one_503_then_the_api_recovers(
         finally:
             admin.dispose()
             app.state.ctx.engine.dispose()
+
+
+def test_deliveries_are_listed_and_an_endpoints_failures_recovered(
+    api: TestClient, auth: dict[str, str], engine: Engine
+) -> None:
+    _, [delivery_id] = _alert(engine)
+    with engine.begin() as conn:
+        for _ in range(webhooks.MAX_ATTEMPTS):  # every attempt failed: the delivery failed
+            outbox.record_attempt(conn, delivery_id, attempted_at=NOW, duration_ms=5,
+                                  status="failed", status_code=500)  # fmt: skip
+        endpoint_id = endpoints.list_endpoints(conn)[0].id
+    listed = api.get("/v1/deliveries", params={"status": "failed"}, headers=auth)
+    assert listed.status_code == 200, listed.text
+    [row] = listed.json()["deliveries"]
+    assert (row["id"], row["endpoint_id"], row["alert_type"]) == (delivery_id, endpoint_id,
+                                                                  "order.overdue")  # fmt: skip
+    assert (row["status"], row["last_status_code"], listed.json()["next_cursor"]) == (
+        "failed", 500, None)  # fmt: skip
+    assert api.get("/v1/deliveries", params={"status": "lost"}, headers=auth).status_code == 422
+    path = f"/v1/webhooks/{endpoint_id}/recover"
+    later = api.post(path, json={"since": "2099-01-01T00:00:00Z"}, headers=auth)
+    assert later.status_code == 200 and later.json() == {"reopened": 0}
+    done = api.post(path, json={"since": "2026-10-01T00:00:00+02:00"}, headers=auth)
+    assert done.status_code == 200 and done.json() == {"reopened": 1}
+    with engine.connect() as conn:
+        delivery = outbox.get_delivery(conn, delivery_id)
+    assert delivery is not None and delivery.status == "pending"
+    naive = api.post(path, json={"since": "2026-10-01T00:00:00"}, headers=auth)
+    assert naive.status_code == 422 and "since" in naive.text
+    missing = api.post("/v1/webhooks/ep_nope/recover", json={"since": "2026-10-01T00:00:00Z"},
+                       headers=auth)  # fmt: skip
+    assert missing.status_code == 404

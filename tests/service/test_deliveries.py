@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -246,3 +247,38 @@ def test_a_rotation_refuses_a_bad_secret_an_unknown_endpoint_or_a_long_overlap(
     with engine.connect() as conn:
         row = endpoints.get_endpoint(conn, endpoint_id)
     assert row is not None and row.secret == current and row.previous_secret is None
+
+
+# ----------------------------------------------------------------------------- recovery (WH-8)
+
+
+def test_recover_sends_again_what_failed_since_and_lists_show_it(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    import sqlalchemy as sa
+
+    from tracker.errors import NotFoundError
+    from tracker.store.tables import webhook_deliveries
+
+    url, _ = receiver
+    ids = seed(engine, url, 4)
+    stamps = [NOW - timedelta(days=d) for d in (3, 2, 1, 0)]
+    with engine.begin() as conn:
+        for did, stamp, status in zip(ids, stamps, ["failed", "failed", "succeeded", "failed"],
+                                      strict=True):  # fmt: skip
+            conn.execute(
+                sa.update(webhook_deliveries).where(webhook_deliveries.c.id == did)
+                .values(status=status, created_at=stamp, next_attempt_at=None, attempts=10)
+            )  # fmt: skip
+        endpoint_id = endpoints.list_endpoints(conn)[0].id
+    failed, cursor = deliveries.listing(engine, status="failed", limit=2)
+    assert [d["id"] for d in failed] == [ids[3], ids[1]] and cursor == ids[1]
+    older, cursor = deliveries.listing(engine, status="failed", before_id=cursor, limit=2)
+    assert [d["id"] for d in older] == [ids[0]] and cursor is None
+    assert failed[0]["alert_type"] == "order.overdue"
+    assert deliveries.recover(engine, endpoint_id, NOW - timedelta(days=2), NOW) == 2
+    assert stored(engine, ids) == [("failed", 10), ("pending", 10), ("succeeded", 10),
+                                   ("pending", 10)]  # fmt: skip
+    assert deliveries.sweep(engine, NOW, lambda batch: None) == 2  # due now: the sweep sends
+    with pytest.raises(NotFoundError):
+        deliveries.recover(engine, "ep_nope", NOW, NOW)

@@ -6,13 +6,17 @@ import time
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from tracker import webhooks
 from tracker.api.context import Context, Principal, context, enqueue, principal
 from tracker.api.routes_orders import COMMON, NOT_FOUND
 from tracker.api.schemas import (
+    DeliveryList,
+    DeliveryOut,
     ErrorOut,
+    Recovered,
+    RecoverIn,
     Replayed,
     RotateIn,
     SecretRotated,
@@ -183,3 +187,31 @@ def rotate_webhook_secret(
     secret = secrets.rotate(ctx.engine, ctx.secret_box, endpoint_id, now, body.secret, overlap)
     row = _endpoint(ctx, endpoint_id)
     return SecretRotated(**_out(row).model_dump(), secret=secret, previous_until=now + overlap)
+
+
+@router.get("/v1/deliveries", response_model=DeliveryList, tags=["webhooks"])
+def list_deliveries(
+    ctx: Annotated[Context, Depends(context)],
+    _who: Annotated[Principal, Depends(principal)],
+    endpoint_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeliveryList:
+    """Webhook deliveries, newest first, to find what to replay; page on with `cursor`."""
+    found, next_cursor = deliveries.listing(
+        ctx.engine, endpoint_id=endpoint_id, status=status, before_id=cursor, limit=limit
+    )
+    return DeliveryList(deliveries=[DeliveryOut(**d) for d in found], next_cursor=next_cursor)
+
+
+@router.post("/v1/webhooks/{endpoint_id}/recover", response_model=Recovered, responses=NOT_FOUND)
+def recover_webhook(
+    endpoint_id: EndpointId,
+    body: RecoverIn,
+    ctx: Annotated[Context, Depends(context)],
+    _who: Annotated[Principal, Depends(principal)],
+) -> Recovered:
+    """Send again every delivery to this endpoint that failed, created since `since` (after
+    an outage, once the endpoint is fixed and enabled): same webhook-ids, same bytes."""
+    return Recovered(reopened=deliveries.recover(ctx.engine, endpoint_id, body.since, ctx.now()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tracker.model import AlertType, Status
 
@@ -272,6 +272,35 @@ class TestSent(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    alert_id: int
+    alert_type: str
+    endpoint_id: str
+    webhook_id: str
+    status: str = Field(description="pending | succeeded | failed")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+class RecoverIn(_Strict):
+    since: AwareDatetime = Field(
+        description="failed deliveries created at or after this instant (with its offset)"
+    )
+
+
+class Recovered(BaseModel):
+    reopened: int = Field(description="failed deliveries made pending again, sent by the sweep")
 
 
 class Replayed(BaseModel):

@@ -25,11 +25,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from tracker import webhooks
-from tracker.errors import SecretUnreadable
+from tracker.errors import NotFoundError, SecretUnreadable
 from tracker.secretbox import SecretBox
 from tracker.store import endpoints, outbox
 from tracker.store._sql import relax_commit
@@ -265,6 +266,39 @@ def plan(due: Sequence[outbox.DeliveryRow], batch_size: int) -> list[list[tuple[
         for _, items in sorted(by_endpoint.items())
         for start in range(0, len(items), batch_size)
     ]
+
+
+def recover(engine: Engine, endpoint_id: str, since: datetime, now: datetime) -> int:
+    """Send again every failed delivery to the endpoint created since `since` (after an
+    outage, once it is fixed; reliability.md WH-8 "recover since T"): pending and due now,
+    each with its own webhook-id and bytes, for the sweep to send. How many."""
+    with engine.begin() as conn:
+        if endpoints.get_endpoint(conn, endpoint_id) is None:
+            raise NotFoundError("webhook endpoint", endpoint_id)
+        return outbox.reopen_failed(conn, endpoint_id, since, now=now)
+
+
+def listing(
+    engine: Engine,
+    *,
+    endpoint_id: str | None = None,
+    status: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Deliveries newest first (what to replay), and the cursor of the next page."""
+    with engine.connect() as conn:
+        rows = outbox.list_deliveries(
+            conn, endpoint_id=endpoint_id, status=status, before_id=before_id, limit=limit
+        )
+    found = [
+        {"id": d.id, "alert_id": d.alert_id, "alert_type": kind, "endpoint_id": d.endpoint_id,
+         "webhook_id": d.webhook_id, "status": d.status, "attempts": d.attempts,
+         "next_attempt_at": d.next_attempt_at, "last_status_code": d.last_status_code,
+         "created_at": d.created_at, "updated_at": d.updated_at}
+        for d, kind in rows
+    ]  # fmt: skip
+    return found, (rows[-1][0].id if len(rows) == limit else None)
 
 
 def replay(engine: Engine, delivery_id: int, now: datetime) -> int:

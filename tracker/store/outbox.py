@@ -356,3 +356,44 @@ def reopen_delivery(conn: Connection, delivery_id: int, *, now: datetime) -> int
     if attempts is None:
         raise NotFoundError("delivery", str(delivery_id))
     return int(attempts)
+
+
+def list_deliveries(
+    conn: Connection,
+    *,
+    endpoint_id: str | None = None,
+    status: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[tuple[DeliveryRow, str]]:
+    """Deliveries newest first, each with its alert's type; `before_id` pages on."""
+    table = webhook_deliveries
+    query = (
+        sa.select(table, alerts.c.type.label("alert_type"))
+        .join(alerts, alerts.c.id == table.c.alert_id)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+    )
+    if endpoint_id is not None:
+        query = query.where(table.c.endpoint_id == endpoint_id)
+    if status is not None:
+        query = query.where(table.c.status == status)
+    if before_id is not None:
+        query = query.where(table.c.id < before_id)
+    return [(from_row(DeliveryRow, row), row.alert_type) for row in conn.execute(query)]
+
+
+def reopen_failed(conn: Connection, endpoint_id: str, since: datetime, *, now: datetime) -> int:
+    """Make every failed delivery to the endpoint created at or after `since` pending and due
+    now (recovery after an outage): same webhook-ids, same bytes. How many were reopened."""
+    table = webhook_deliveries
+    result = conn.execute(
+        sa.update(table)
+        .where(
+            table.c.endpoint_id == endpoint_id,
+            table.c.status == "failed",
+            table.c.created_at >= since,
+        )
+        .values(status="pending", next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount)
