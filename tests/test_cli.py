@@ -188,3 +188,16 @@ def test_rotating_a_webhook_secret_keeps_both_sealed_and_prints_the_new_one(
     assert current.startswith("enc:v1:") and previous.startswith("enc:v1:")  # both at rest
     unknown = run("webhooks", "rotate-secret", "ep_nope", env=plain)
     assert unknown.returncode == 4 and unknown.stderr.count("\n") == 1
+
+
+def test_deliveries_and_recover_from_the_command_line(tmp_path: Path) -> None:
+    env = {"TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"}
+    hook = json.loads(run("webhooks", "add", "https://hooks.example/a", "--json", env=env).stdout)
+    listed = run("webhooks", "deliveries", "--status", "failed", "--json", env=env)
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
+    done = run("webhooks", "recover", hook["id"], "--since", "2026-11-01T00:00:00Z", env=env)
+    assert (done.returncode, done.stdout.strip()) == (0, "reopened 0 failed deliveries")
+    bad = run("webhooks", "recover", hook["id"], "--since", "last week", env=env)
+    assert bad.returncode == 2 and "--since" in bad.stderr and bad.stderr.count("\n") == 1
+    unknown = run("webhooks", "recover", "ep_nope", "--since", "2026-11-01T00:00:00Z", env=env)
+    assert unknown.returncode == 4 and unknown.stderr.count("\n") == 1
