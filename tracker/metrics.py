@@ -53,6 +53,16 @@ DEAD_LETTERS = Counter(
     ["task"],
     registry=REGISTRY,
 )
+WEBHOOK_EXHAUSTED = Counter(
+    "tracker_webhook_exhausted",
+    "Webhook deliveries that failed on every attempt of the schedule (message.attempt.exhausted)",
+    registry=REGISTRY,
+)
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "tracker_webhook_endpoints_disabled",
+    "Webhook endpoints disabled (410 Gone, or every attempt failing for days)",
+    registry=REGISTRY,
+)
 WEBHOOK_DELIVERIES = Counter(
     "tracker_webhook_deliveries",
     "Webhook delivery attempts, by result (succeeded, retry, failed, disabled)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -282,3 +282,55 @@ def test_recover_sends_again_what_failed_since_and_lists_show_it(
     assert deliveries.sweep(engine, NOW, lambda batch: None) == 2  # due now: the sweep sends
     with pytest.raises(NotFoundError):
         deliveries.recover(engine, "ep_nope", NOW, NOW)
+
+
+def test_an_endpoint_failing_for_five_days_is_disabled_once_and_said_once(
+    engine: Engine, receiver: tuple[str, type[_Receiver]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """reliability.md WH-8 / WH-5: an always-failing endpoint is still enabled at day 4 and
+    disabled at day 5, with exactly one notification; a delivery whose schedule runs out is
+    said once."""
+    url, handler = receiver
+    handler.status = 500
+    ids = seed(engine, url, 4)
+
+    def send(did: int, at: datetime, attempts: int = 0) -> None:
+        deliveries.deliver(engine, did, attempts, lambda: at, True, box=NO_KEY)
+
+    def said(event: str) -> int:
+        return sum(1 for r in caplog.records if getattr(r, "event", None) == event)
+
+    with engine.connect() as conn:
+        endpoint_id = endpoints.list_endpoints(conn)[0].id
+    send(ids[0], NOW)
+    send(ids[1], NOW + timedelta(days=4))
+    with engine.connect() as conn:
+        assert endpoints.get_endpoint(conn, endpoint_id).enabled  # type: ignore[union-attr]
+    send(ids[2], NOW + timedelta(days=5, minutes=1))
+    with engine.connect() as conn:
+        row = endpoints.get_endpoint(conn, endpoint_id)
+    assert (
+        row is not None and not row.enabled and "every attempt failed" in str(row.disabled_reason)
+    )
+    send(ids[3], NOW + timedelta(days=5, minutes=2))  # disabled: nothing goes out, nothing said
+    assert said("endpoint.disabled") == 1
+    assert len(handler.hits) == 3
+
+
+def test_a_delivery_whose_schedule_runs_out_is_said_once(
+    engine: Engine, receiver: tuple[str, type[_Receiver]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, handler = receiver
+    handler.status = 500
+    (last,) = seed(engine, url, 1)
+    with engine.begin() as conn:
+        for _ in range(webhooks.MAX_ATTEMPTS - 1):
+            outbox.record_attempt(conn, last, attempted_at=NOW, duration_ms=1, status="pending",
+                                  status_code=500, next_attempt_at=NOW)  # fmt: skip
+    at = NOW + timedelta(days=3)
+    deliveries.deliver(engine, last, webhooks.MAX_ATTEMPTS - 1, lambda: at, True, box=NO_KEY)
+    assert stored(engine, [last]) == [("failed", webhooks.MAX_ATTEMPTS)]
+    exhausted = [
+        r for r in caplog.records if getattr(r, "event", None) == "message.attempt.exhausted"
+    ]
+    assert len(exhausted) == 1 and exhausted[0].levelname == "ERROR"

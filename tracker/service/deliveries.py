@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from tracker import webhooks
+from tracker import metrics, webhooks
 from tracker.errors import NotFoundError, SecretUnreadable
 from tracker.secretbox import SecretBox
 from tracker.store import endpoints, outbox
@@ -207,6 +207,8 @@ def _record(
         ],
     )
     for t in tries:
+        if t.step.step is Step.FAILED:
+            _say_exhausted(t)
         if not t.reached:
             continue  # the endpoint was never asked: its failure clock is not ours to move
         endpoint_id = t.delivery.endpoint_id
@@ -228,16 +230,40 @@ def _endpoint_after(
             endpoints.set_failing_since(conn, endpoint_id, None)
         return None
     if step.step is Step.DISABLE_ENDPOINT:
-        endpoints.disable_endpoint(conn, endpoint_id, "the endpoint answered 410 Gone")
+        _disable(conn, endpoint_id, "the endpoint answered 410 Gone", failing_since or started)
         return failing_since
     endpoints.set_failing_since(conn, endpoint_id, started)
     endpoint = endpoints.get_endpoint(conn, endpoint_id)
     if endpoint is not None and webhooks.should_disable(endpoint.failing_since, started):
         since = endpoint.failing_since
-        endpoints.disable_endpoint(
-            conn, endpoint_id, f"every attempt failed since {since:%Y-%m-%d %H:%M} UTC"
-        )
+        _disable(conn, endpoint_id, f"every attempt failed since {since:%Y-%m-%d %H:%M} UTC",
+                 since or started)  # fmt: skip
     return endpoint.failing_since if endpoint is not None else started
+
+
+def _disable(conn: Connection, endpoint_id: str, reason: str, since: datetime) -> None:
+    """Disable the endpoint and say so once, through the other channels an operator watches
+    (the log at ERROR, `tracker_webhook_endpoints_disabled`): its alerts are not sent until it
+    is enabled again, then `recover` sends what failed since `since` (reliability.md WH-8)."""
+    if not endpoints.disable_endpoint(conn, endpoint_id, reason):
+        return  # disabled already: said then
+    metrics.WEBHOOK_ENDPOINTS_DISABLED.inc()
+    log.error(
+        "webhook endpoint %s disabled: %s; enable it, then recover since %s",
+        endpoint_id, reason, since.isoformat(),
+        extra={"endpoint_id": endpoint_id, "event": "endpoint.disabled"},
+    )  # fmt: skip
+
+
+def _say_exhausted(t: _Try) -> None:
+    """A delivery whose retry schedule ran out, said once (reliability.md WH-5)."""
+    metrics.WEBHOOK_EXHAUSTED.inc()
+    log.error(
+        "webhook delivery %s to %s failed on every attempt (%s, last status %s); it can be "
+        "replayed or recovered",
+        t.delivery.id, t.delivery.endpoint_id, t.delivery.webhook_id, t.result.status_code,
+        extra={"delivery_id": t.delivery.id, "event": "message.attempt.exhausted"},
+    )  # fmt: skip
 
 
 def sweep(

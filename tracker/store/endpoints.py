@@ -91,13 +91,15 @@ def delete_endpoint(conn: Connection, endpoint_id: str) -> bool:
     return result.rowcount > 0
 
 
-def disable_endpoint(conn: Connection, endpoint_id: str, reason: str) -> None:
-    """Stop sending (410 Gone, or failing for days: reliability.md WH-6, WH-8)."""
-    conn.execute(
+def disable_endpoint(conn: Connection, endpoint_id: str, reason: str) -> bool:
+    """Stop sending (410 Gone, or failing for days: reliability.md WH-6, WH-8); False if it
+    was disabled already (by another worker meanwhile), which keeps its first reason."""
+    result = conn.execute(
         sa.update(webhook_endpoints)
-        .where(webhook_endpoints.c.id == endpoint_id)
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.enabled.is_(True))
         .values(enabled=False, disabled_reason=reason)
     )
+    return result.rowcount > 0
 
 
 def enable_endpoint(conn: Connection, endpoint_id: str) -> None:
