@@ -174,12 +174,20 @@ class _Cluster:
         self.clocks = {item.event.source: [item]} if timed else {}
 
     def accepts(self, other: _Cluster) -> bool:
-        return (
-            _agree(self.country, other.country)
-            and _agree(self.city, other.city)
-            and all(_agree(s, other.specific.get(src)) for src, s in self.specific.items())
-            and all(_one_scan(mine, other.clocks.get(src)) for src, mine in self.clocks.items())
-        )
+        if not (_agree(self.country, other.country) and _agree(self.city, other.city)):
+            return False
+        theirs = other.specific
+        if theirs:  # loops, not all(generator): this runs for every candidate pair
+            for source, specific in self.specific.items():
+                given = theirs.get(source)
+                if given is not None and given != specific:
+                    return False
+        clocks = other.clocks
+        if clocks:
+            for source, mine in self.clocks.items():
+                if source in clocks and not _one_scan(mine, clocks[source]):
+                    return False
+        return True
 
     def absorb(self, other: _Cluster) -> None:
         self.items.extend(other.items)
@@ -232,12 +240,10 @@ def _agree(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
-def _one_scan(mine: list[_Item], theirs: list[_Item] | None) -> bool:
+def _one_scan(mine: list[_Item], theirs: list[_Item]) -> bool:
     """Whether one source's members on both sides can be one scan: the same instant, or the
     same wall clock re-stamped with another offset. Two wall clocks at two instants from one
     source are two scans, even when each matches another source's report of one of them."""
-    if not theirs:
-        return True
     for a in mine:
         for b in theirs:
             if abs(cast(float, a.ts) - cast(float, b.ts)) >= _TOLERANCE and _to_minute(
