@@ -327,3 +327,23 @@ def test_evidence_refuses_an_unknown_format_or_a_missing_directory(
     assert (code, out.getvalue()) == (2, "")
     assert problem in err.getvalue() and err.getvalue().count("\n") == 1
     assert not [p for p in tmp_path.iterdir() if p.suffix in (".md", ".html")]
+
+
+def test_policies_file_gives_a_marketplace_its_own_window(tmp_path: Path) -> None:
+    case = clean_case()
+    case["order"]["marketplace"] = "temu"
+    path = write(tmp_path, case)
+    code, out, err = analyze(path)
+    assert out == ""
+    assert code == 2 and "order.marketplace" in err and "'temu'" in err
+    policies = write(tmp_path, {"temu-v1": {"version": 1, "marketplace": "temu",
+                                            "opens_after_days": 0,
+                                            "closes_after_promised_days": 90}},
+                     "policies.json")  # fmt: skip
+    out_, err_ = io.StringIO(), io.StringIO()
+    assert main(str(path), None, out_, err_, policies=str(policies)) == 0, err_.getvalue()
+    assert json.loads(out_.getvalue())["protection"]["policy"] == "temu-v1"
+    bad = write(tmp_path, {"temu-v1": {"version": 1}}, "bad.json")
+    err_ = io.StringIO()
+    assert main(str(path), None, io.StringIO(), err_, policies=str(bad)) == 2
+    assert err_.getvalue().count("\n") == 1 and "policies.temu-v1.marketplace" in err_.getvalue()

@@ -206,3 +206,31 @@ def test_api_without_redis_says_what_to_start_and_exits_3(env: dict[str, str]) -
         run("api", env={**env, "TRACKER_REDIS_URL": "redis://127.0.0.1:1/0"}), 3
     )
     assert "redis-server" in line
+
+
+TEMU = {"temu-v1": {"version": 1, "marketplace": "temu", "opens_after_days": 0,
+                    "closes_after_promised_days": 90, "note": "a rule of our own, for the test"}}
+
+
+def test_a_marketplace_rule_comes_from_the_policies_file_not_from_code(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies.json"
+    policies.write_text(json.dumps(TEMU))
+    path = tmp_path / "orders.jsonl"
+    row = {"id": "T-1", "tracking_number": "LP00512345678901", "destination_country": "DE",
+           "shipped_at": "2026-11-01T00:00:00Z", "promised_by": "2026-12-10",
+           "marketplace": "temu"}  # fmt: skip
+    path.write_text(json.dumps(row) + "\n")
+    refused = _one_line_failure(run("orders", "import", str(path), env=env), 2)
+    assert "marketplace" in refused and "'temu'" in refused and "aliexpress" in refused
+    configured = {**env, "TRACKER_POLICIES_FILE": str(policies)}
+    assert run("orders", "import", str(path), env=configured).returncode == 0
+    shown = run("orders", "show", "T-1", "--json", env=configured)
+    assert shown.returncode == 0, shown.stderr
+    protection = json.loads(shown.stdout)["protection"]
+    assert (protection["policy"], protection["dispute_closes_at"]) == (
+        "temu-v1", "2027-03-11T00:00:00Z")  # fmt: skip: the day after promised_by, + 90 days
+    broken = {**env, "TRACKER_POLICIES_FILE": str(tmp_path / "missing.json")}
+    line = _one_line_failure(run("orders", "show", "T-1", env=broken), 2)
+    assert "TRACKER_POLICIES_FILE" in line

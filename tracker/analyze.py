@@ -35,7 +35,8 @@ import multiprocessing
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from multiprocessing.pool import Pool
@@ -44,6 +45,7 @@ from typing import Any, BinaryIO, TextIO
 
 import orjson
 
+from tracker import deadlines
 from tracker import evidence as _evidence
 from tracker.errors import TrackerError, ValidationError
 from tracker.pipeline import Case, parse_instant, run_case
@@ -65,16 +67,20 @@ def main(
     *,
     evidence: str | None = None,
     evidence_dir: str | None = None,
+    policies: str | None = None,
 ) -> int:
     """Analyse the case(s) in `path`; the exit status is documented in the module docstring.
     `workers` processes share a long JSON Lines file (default: the CPUs this process may use,
     or `TRACKER_ANALYZE_WORKERS`); 1 analyses in this process only. `evidence` ("markdown" or
-    "html") also writes each order's dispute summary into `evidence_dir` (module docstring)."""
+    "html") also writes each order's dispute summary into `evidence_dir` (module docstring).
+    `policies` is a JSON file of protection policies beside the built-in ones."""
     try:
         fixed_now = parse_instant(now, "--now") if now is not None else None
         summaries = _Evidence.of(evidence, evidence_dir, path)
+        rules = deadlines.read_policies(policies) if policies else deadlines.POLICIES
     except ValidationError as exc:
         return _fail(stderr, str(exc))
+    run = _Run(fixed_now, summaries.kind if summaries is not None else None, rules)
     try:
         # closed below, after streaming; "-" is standard input (not closed)
         handle = os.fdopen(os.dup(0), "rb") if path == "-" else open(path, "rb")  # noqa: SIM115
@@ -82,7 +88,7 @@ def main(
         return _fail(stderr, f"{path}: {exc.strerror or exc}")
     with handle:
         try:
-            return _analyse(handle, path, fixed_now, stdout, stderr, workers, summaries)
+            return _analyse(handle, path, run, stdout, stderr, workers, summaries)
         except OSError as exc:
             return _fail(stderr, f"{exc.filename or path}: {exc.strerror or exc}")
 
@@ -128,7 +134,7 @@ def _fail(stderr: TextIO, message: str) -> int:
 def _analyse(
     handle: BinaryIO,
     path: str,
-    now: datetime | None,
+    run: _Run,
     stdout: TextIO,
     stderr: TextIO,
     workers: int | None,
@@ -145,7 +151,7 @@ def _analyse(
         if second is not None and _is_case_line(second[1]):
             # JSON Lines whose first line is broken: answer it in place, like any other line
             book = _prepend(first, _prepend(second, lines))
-            return _json_lines(book, now, stdout, stderr, _workers_for(workers), summaries)
+            return _json_lines(book, run, stdout, stderr, _workers_for(workers), summaries)
         # Not one JSON value per line: the file is one (pretty-printed) document.
         tail = _prepend(second, lines) if second is not None else lines
         rest = b"".join(line for _, line in tail)
@@ -153,12 +159,12 @@ def _analyse(
             value = orjson.loads(first[1] + rest)
         except orjson.JSONDecodeError as exc:
             return _fail(stderr, f"{path}: not JSON: {exc}")
-        return _single(value, path, now, stdout, stderr, summaries)
+        return _single(value, path, run, stdout, stderr, summaries)
     second = next(lines, None)
     if second is None:
-        return _single(value, path, now, stdout, stderr, summaries)
+        return _single(value, path, run, stdout, stderr, summaries)
     book = _prepend(first, _prepend(second, lines))
-    return _json_lines(book, now, stdout, stderr, _workers_for(workers), summaries)
+    return _json_lines(book, run, stdout, stderr, _workers_for(workers), summaries)
 
 
 def _content_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -188,15 +194,15 @@ def _prepend(
 def _single(
     value: Any,
     path: str,
-    now: datetime | None,
+    run: _Run,
     stdout: TextIO,
     stderr: TextIO,
     summaries: _Evidence | None,
 ) -> int:
     try:
         case = Case.from_json(value)
-        when = _now_for(case, now)
-        report = run_case(case, when)
+        when = _now_for(case, run.now)
+        report = run_case(case, when, run.policies)
     except TrackerError as exc:
         return _fail(stderr, f"{path}: not a case: {exc}")
     stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -208,7 +214,7 @@ def _single(
 
 def _json_lines(
     lines: Iterator[tuple[int, bytes]],
-    now: datetime | None,
+    run: _Run,
     stdout: TextIO,
     stderr: TextIO,
     workers: int,
@@ -220,9 +226,8 @@ def _json_lines(
     status = EXIT_OK
     bad, first_bad, total = 0, 0, 0
     pool: Pool | None = None
-    kind = summaries.kind if summaries is not None else None
     try:
-        while batch := [(n, line, now, kind) for n, line in islice(lines, _BATCH)]:
+        while batch := [(n, line, run) for n, line in islice(lines, _BATCH)]:
             if pool is None and workers > 1 and len(batch) == _BATCH:
                 pool = multiprocessing.get_context("fork").Pool(workers)
             answers = pool.map(_answer_line, batch, _CHUNK) if pool else map(_answer_line, batch)
@@ -248,16 +253,26 @@ def _json_lines(
 _Answer = tuple[str, bool, tuple[str, str] | None]
 
 
-def _answer_line(item: tuple[int, bytes, datetime | None, str | None]) -> _Answer:
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What every case of one run is analysed with (sent to the worker processes)."""
+
+    now: datetime | None  # --now
+    kind: str | None  # the summaries' format, if any are written
+    policies: Mapping[str, deadlines.Policy]
+
+
+def _answer_line(item: tuple[int, bytes, _Run]) -> _Answer:
     """(the report line or an error line, whether it is a report, and (order id, summary) when
-    a summary of kind `item[3]` is wanted) for one JSON Lines line."""
-    number, line, now, kind = item
+    summaries are wanted) for one JSON Lines line."""
+    number, line, run = item
     value: Any = None
     try:
         value = orjson.loads(line)
         case = Case.from_json(value)
-        when = _now_for(case, now)
-        report = run_case(case, when)
+        when = _now_for(case, run.now)
+        report = run_case(case, when, run.policies)
+        kind = run.kind
         summary = (case.order.id, render(kind, report, when)) if kind is not None else None
         return orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE).decode(), True, summary
     except (TrackerError, orjson.JSONDecodeError) as exc:
@@ -303,9 +318,14 @@ def _cli(argv: list[str]) -> int:
     parser.add_argument("--evidence", choices=sorted(EVIDENCE_SUFFIXES), default=None,
                         help="also write each order's dispute summary in this format")  # fmt: skip
     parser.add_argument("--evidence-dir", default=None, help="where (default: FILE's directory)")
+    parser.add_argument(
+        "--policies",
+        default=os.environ.get("TRACKER_POLICIES_FILE") or None,
+        help="JSON file of protection policies (default: TRACKER_POLICIES_FILE)",
+    )
     args = parser.parse_args(argv)
-    return main(args.file, args.now, sys.stdout, sys.stderr,
-                evidence=args.evidence, evidence_dir=args.evidence_dir)  # fmt: skip
+    return main(args.file, args.now, sys.stdout, sys.stderr, evidence=args.evidence,
+                evidence_dir=args.evidence_dir, policies=args.policies)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker import countries
-from tracker.deadlines import DEFAULT_POLICY, POLICIES
+from tracker.deadlines import DEFAULT_POLICY
 from tracker.errors import ValidationError
 from tracker.model import SOURCE_NAMES, Destination, Observation, Order, Parcel
 
@@ -44,7 +44,7 @@ class Case:
             destination=_destination(order_data.get("destination")),
             shipped_at=_instant(order_data.get("shipped_at"), "order.shipped_at", zone),
             promised_by=_promised(order_data.get("promised_by"), zone),
-            marketplace=_marketplace(order_data.get("marketplace", DEFAULT_POLICY)),
+            marketplace=_text(order_data.get("marketplace", DEFAULT_POLICY), "order.marketplace"),
             timezone=zone.key,
             confirmed_at=_optional_instant(
                 order_data.get("confirmed_at"), "order.confirmed_at", zone
@@ -54,16 +54,6 @@ class Case:
         observations = _observations(root.get("observations", []))
         now = _optional_instant(root.get("now"), "now", ZoneInfo("UTC"))
         return cls(order=order, observations=observations, now=now)
-
-
-def _marketplace(value: Any) -> str:
-    name = _text(value, "order.marketplace")
-    known = sorted({p.marketplace for p in POLICIES.values()})
-    if name not in known:
-        raise ValidationError(
-            "order.marketplace", f"no protection policy for {name!r} (known: {', '.join(known)})"
-        )
-    return name
 
 
 def parse_instant(value: Any, field: str) -> datetime:

@@ -442,14 +442,33 @@ def _lookup_lines(report: dict[str, Any]) -> list[str]:
     default=None,
     help="Where --evidence writes the summaries (default: FILE's directory).",
 )
-def analyze(file: str, now: str | None, evidence: str | None, evidence_dir: str | None) -> None:
+@click.option(
+    "--policies",
+    default=None,
+    envvar="TRACKER_POLICIES_FILE",
+    help="JSON file of protection policies beside the built-in ones "
+    "(default: TRACKER_POLICIES_FILE).",
+)
+def analyze(
+    file: str,
+    now: str | None,
+    evidence: str | None,
+    evidence_dir: str | None,
+    policies: str | None,
+) -> None:
     """Run the whole pipeline offline on a saved case FILE (JSON or JSON Lines; - reads
     standard input)."""
     from tracker.analyze import main as analyze_main
 
     sys.exit(
         analyze_main(
-            file, now, sys.stdout, sys.stderr, evidence=evidence, evidence_dir=evidence_dir
+            file,
+            now,
+            sys.stdout,
+            sys.stderr,
+            evidence=evidence,
+            evidence_dir=evidence_dir,
+            policies=policies,
         )
     )
 

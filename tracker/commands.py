@@ -11,7 +11,7 @@ transaction. Rows with the same order id are one order with several parcels.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import click
 from sqlalchemy.engine import Engine
 
 from tracker import webhooks
+from tracker.deadlines import POLICIES, Policy
 from tracker.errors import ValidationError
 from tracker.model import AlertType, Order
 from tracker.service import importing
@@ -85,12 +86,12 @@ def add_order(settings: Settings, order: Order, sources: Sequence[str]) -> list[
     chosen = list(sources) or list(settings.enabled_sources)
     engine = open_engine(settings)
     try:
-        return service.add_orders(engine, [order], chosen, now())
+        return service.add_orders(engine, [order], chosen, now(), policies=settings.policies)
     finally:
         engine.dispose()
 
 
-def read_orders(path: Path, at: datetime) -> list[Order]:
+def read_orders(path: Path, at: datetime, policies: Mapping[str, Policy] = POLICIES) -> list[Order]:
     """Every order of the file, checked; ValidationError naming `FILE line N: field`."""
     found: list[tuple[int, Order]] = []
     rows = list(importing.read_rows(path))
@@ -103,7 +104,7 @@ def read_orders(path: Path, at: datetime) -> list[Order]:
     checked = []
     for line, order in importing.merge_rows(found):
         try:
-            checked.append(service.validate_order(order, at))
+            checked.append(service.validate_order(order, at, policies=policies))
         except ValidationError as exc:
             raise ValidationError(f"{path.name} line {line}: {exc.field}", exc.problem) from exc
     return checked
@@ -111,14 +112,19 @@ def read_orders(path: Path, at: datetime) -> list[Order]:
 
 def import_orders(settings: Settings, path: Path) -> list[str]:
     at = now()
-    orders = read_orders(path, at)
+    orders = read_orders(path, at, settings.policies)
     if not orders:
         raise ValidationError(path.name, "holds no orders")
     engine = open_engine(settings)
     try:
         with click.progressbar(length=len(orders), label="Storing", file=sys.stderr) as bar:
             return service.add_orders(
-                engine, orders, list(settings.enabled_sources), at, progress=bar.update
+                engine,
+                orders,
+                list(settings.enabled_sources),
+                at,
+                progress=bar.update,
+                policies=settings.policies,
             )
     finally:
         engine.dispose()
@@ -128,8 +134,9 @@ def show_order(settings: Settings, order_id: str, evidence: str | None) -> dict[
     engine = open_engine(settings)
     try:
         if evidence is not None:
-            return service.evidence(engine, order_id, now(), evidence)  # type: ignore[arg-type]
-        return service.order_report(engine, order_id, now())
+            kind: Any = evidence
+            return service.evidence(engine, order_id, now(), kind, settings.policies)
+        return service.order_report(engine, order_id, now(), settings.policies)
     finally:
         engine.dispose()
 

@@ -8,7 +8,8 @@ Policies are data (named, versioned, per marketplace). The default `aliexpress` 
     dispute_closes_at = min(promised_end, confirmed_at if set) + 15 days
 
 `load_policies` reads more policies from a JSON mapping, so a marketplace rule change is a
-configuration change. Pure: `now` is a parameter.
+configuration change: the service reads TRACKER_POLICIES_FILE, `tracker analyze` its
+`--policies FILE` (`read_policies`). Pure but for that one reader: `now` is a parameter.
 """
 
 from __future__ import annotations
@@ -65,6 +66,21 @@ def load_policies(
     for name, entry in data.items():
         loaded[name] = _policy(name, entry)
     return loaded
+
+
+def read_policies(path: str, base: Mapping[str, Policy] = POLICIES) -> dict[str, Policy]:
+    """`base` plus the policies of the JSON file at `path` (TRACKER_POLICIES_FILE, `tracker
+    analyze --policies`); ValidationError naming the file, or the policy and field."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise ValidationError("policies", f"{path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ValidationError("policies", f"{path}: not JSON: {exc}") from exc
+    return load_policies(data, base)
 
 
 def _policy(name: str, entry: Any) -> Policy:

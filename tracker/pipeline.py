@@ -19,7 +19,7 @@ if all are, else `none`; reasons are every parcel's, and `delivered_at` is the l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -99,10 +99,13 @@ class Routed:
     warnings: list[ParseWarning]
 
 
-def run_case(case: Case, now: datetime) -> dict[str, Any]:
-    """The report of DESIGN.md "tracker analyze" for `case` at `now`."""
+def run_case(
+    case: Case, now: datetime, policies: Mapping[str, deadlines.Policy] | None = None
+) -> dict[str, Any]:
+    """The report of DESIGN.md "tracker analyze" for `case` at `now` (protection windows by
+    `policies`, default the built-in ones)."""
     routed = route(case.parcels, case.observations)
-    return report(analyse(case.order, case.parcels, routed, now))
+    return report(analyse(case.order, case.parcels, routed, now, policies=policies))
 
 
 def route(parcels: Sequence[Parcel], observations: Sequence[Observation]) -> Routed:
@@ -120,8 +123,11 @@ def analyse(
     routed: Routed,
     now: datetime,
     settings: alerts.AlertSettings | None = None,
+    *,
+    policies: Mapping[str, deadlines.Policy] | None = None,
 ) -> Analysis:
-    """Normalise, merge, judge, the protection window and the alerts due at `now`."""
+    """Normalise, merge, judge, the protection window (by `policies`, default the built-in
+    ones) and the alerts due at `now`."""
     warnings = list(routed.warnings)
     states = []
     for parcel in parcels:
@@ -130,7 +136,7 @@ def analyse(
         )
         warnings.extend(more)
         states.append(_parcel_state(order, parcel, events, routed.results.get(parcel, [])))
-    window = deadlines.window(order, now)
+    window = deadlines.window(order, now, policies=policies or deadlines.POLICIES)
     settings = settings or alerts.AlertSettings()
     due = alerts.due(order, states, window, now, settings)
     return Analysis(order, tuple(states), window, tuple(due), tuple(_unique(warnings)), settings)

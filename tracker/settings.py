@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
-from tracker.errors import ConfigurationError
+from tracker.deadlines import POLICIES, Policy, read_policies
+from tracker.errors import ConfigurationError, ValidationError
 from tracker.model import SOURCE_NAMES
 from tracker.sources.base import RateLimit
 
@@ -52,6 +53,7 @@ _GENERAL: Final = frozenset(
         "API_RATE_LIMIT",
         "SECRET_KEY",
         "SERVE_CHILD",
+        "POLICIES_FILE",
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
@@ -115,6 +117,8 @@ class Settings:
     secret_keys: tuple[Secret, ...] = ()
     # set by `tracker serve` on its children: start-up notices are its to say, once
     serve_child: bool = False
+    # protection policies by name: the built-in ones plus TRACKER_POLICIES_FILE's
+    policies: Mapping[str, Policy] = field(default_factory=lambda: dict(POLICIES))
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
@@ -159,6 +163,7 @@ class Settings:
             api_rate_limit=_rate_limit("API_RATE_LIMIT", ours.get("API_RATE_LIMIT", "20/second")),
             secret_keys=_fernet_keys("SECRET_KEY", ours.get("SECRET_KEY", "")),
             serve_child=_bool("SERVE_CHILD", ours.get("SERVE_CHILD", "0")),
+            policies=_policies("POLICIES_FILE", ours.get("POLICIES_FILE")),
         )
 
 
@@ -167,6 +172,15 @@ class Settings:
 
 def _fail(name: str, problem: str) -> ConfigurationError:
     return ConfigurationError(PREFIX + name, problem)
+
+
+def _policies(name: str, path: str | None) -> dict[str, Policy]:
+    if not path:
+        return dict(POLICIES)
+    try:
+        return read_policies(path)
+    except ValidationError as exc:
+        raise _fail(name, str(exc).removeprefix("policies: ")) from None
 
 
 def _csv(value: str) -> list[str]:

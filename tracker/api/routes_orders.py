@@ -77,7 +77,8 @@ def create_orders(
     first bad field). Their parcels are due for a poll at once."""
     found, sources = _orders(body)
     chosen = sources if sources is not None else list(ctx.settings.enabled_sources)
-    return OrdersCreated(ids=service.add_orders(ctx.engine, found, chosen, ctx.now()))
+    ids = service.add_orders(ctx.engine, found, chosen, ctx.now(), policies=ctx.settings.policies)
+    return OrdersCreated(ids=ids)
 
 
 @router.get("", response_model=OrderList)
@@ -102,7 +103,7 @@ def list_orders(
         after=cursor,
         limit=limit,
     )
-    found, next_cursor = service.list_orders(ctx.engine, filters, ctx.now())
+    found, next_cursor = service.list_orders(ctx.engine, filters, ctx.now(), ctx.settings.policies)
     return OrderList(orders=[OrderSummary(**o) for o in found], next_cursor=next_cursor)
 
 
@@ -118,7 +119,9 @@ def get_report(
 ) -> JSONResponse:
     """The order's report (the same as `tracker analyze`), from its stored observations."""
     # Returned as built, not through the model: the report may carry more keys (DESIGN.md).
-    return JSONResponse(service.order_report(ctx.engine, order_id, ctx.now()))
+    return JSONResponse(
+        service.order_report(ctx.engine, order_id, ctx.now(), ctx.settings.policies)
+    )
 
 
 @router.get(
@@ -139,7 +142,7 @@ def get_evidence(
     format: Literal["markdown", "html"] = "markdown",
 ) -> Response:
     """A dispute summary to attach: verdict, reasons, conflicting records, the timeline."""
-    text = service.evidence(ctx.engine, order_id, ctx.now(), format)
+    text = service.evidence(ctx.engine, order_id, ctx.now(), format, ctx.settings.policies)
     if format == "html":
         return HTMLResponse(text)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

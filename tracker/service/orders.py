@@ -12,7 +12,7 @@ correctly as overdue or near its deadline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -38,6 +38,7 @@ MAX_AGE = timedelta(days=3 * 365)  # older orders: every window has long closed
 MAX_AHEAD = timedelta(days=1)  # shipped "tomorrow" is a clock or zone slip; later is a typo
 
 EvidenceFormat = Literal["markdown", "html"]
+Policies = Mapping[str, deadlines.Policy]  # protection policies by name (Settings.policies)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -110,8 +111,11 @@ def _check_dates(order: Order, now: datetime, prefix: str) -> None:
         raise ValidationError(prefix + "confirmed_at", "must not be before shipped_at")
 
 
-def validate_order(order: Order, now: datetime, prefix: str = "") -> Order:
-    """The order with normalised numbers and country, or ValidationError naming the field."""
+def validate_order(
+    order: Order, now: datetime, prefix: str = "", policies: Policies = deadlines.POLICIES
+) -> Order:
+    """The order with normalised numbers and country, or ValidationError naming the field
+    (a marketplace is known when one of `policies` covers it)."""
     country = countries.iso2(order.destination.country)
     if country is None:
         raise ValidationError(
@@ -121,8 +125,12 @@ def validate_order(order: Order, now: datetime, prefix: str = "") -> Order:
         ZoneInfo(order.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(prefix + "timezone", f"unknown time zone {order.timezone!r}") from exc
-    if order.marketplace not in {p.marketplace for p in deadlines.POLICIES.values()}:
-        raise ValidationError(prefix + "marketplace", f"unknown marketplace {order.marketplace!r}")
+    known = sorted({p.marketplace for p in policies.values()})
+    if order.marketplace not in known:
+        raise ValidationError(
+            prefix + "marketplace",
+            f"unknown marketplace {order.marketplace!r} (known: {', '.join(known)})",
+        )
     checked = replace(
         order,
         id=_check_id(order.id, prefix + "id"),
@@ -146,11 +154,13 @@ def check_sources(sources: Sequence[str] | None) -> list[str]:
 # ----------------------------------------------------------------------------- operations
 
 
-def validate_orders(orders: Sequence[Order], now: datetime) -> list[Order]:
+def validate_orders(
+    orders: Sequence[Order], now: datetime, policies: Policies = deadlines.POLICIES
+) -> list[Order]:
     """Every order validated; with several, fields are prefixed `orders[i].`."""
     many = len(orders) > 1
     checked = [
-        validate_order(order, now, f"orders[{i}]." if many else "")
+        validate_order(order, now, f"orders[{i}]." if many else "", policies)
         for i, order in enumerate(orders)
     ]
     ids = [o.id for o in checked]
@@ -165,6 +175,7 @@ def add_orders(
     sources: Sequence[str] | None,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    policies: Policies = deadlines.POLICIES,
 ) -> list[str]:
     """Validate every order, then store them all in one transaction; returns their ids.
 
@@ -173,7 +184,7 @@ def add_orders(
     `progress(1)` is called after each order is written (the commit comes after the last).
     """
     chosen = check_sources(sources)
-    checked = validate_orders(orders, now)
+    checked = validate_orders(orders, now, policies)
     with engine.begin() as conn:
         for order in checked:
             hinted = {p.source_hint for p in order.parcels if p.source_hint}
@@ -183,20 +194,29 @@ def add_orders(
     return [o.id for o in checked]
 
 
-def order_report(engine: Engine, order_id: str, now: datetime) -> dict[str, Any]:
+def order_report(
+    engine: Engine, order_id: str, now: datetime, policies: Policies = deadlines.POLICIES
+) -> dict[str, Any]:
     """The `tracker analyze` report of a stored order, from its stored observations."""
     with engine.connect() as conn:
         order = store.order_model(conn, order_id)
         observations = stored_evidence.observations_for_order(conn, order_id)
-    return pipeline.run_case(Case(order=order, observations=tuple(observations), now=now), now)
+    case = Case(order=order, observations=tuple(observations), now=now)
+    return pipeline.run_case(case, now, policies)
 
 
-def evidence(engine: Engine, order_id: str, now: datetime, fmt: EvidenceFormat = "markdown") -> str:
+def evidence(
+    engine: Engine,
+    order_id: str,
+    now: datetime,
+    fmt: EvidenceFormat = "markdown",
+    policies: Policies = deadlines.POLICIES,
+) -> str:
     """The dispute summary of a stored order, as Markdown or HTML."""
     renderers = {"markdown": summary.markdown, "html": summary.html}
     if fmt not in renderers:
         raise ValidationError("format", f"must be markdown or html, not {fmt!r}")
-    return renderers[fmt](order_report(engine, order_id, now), now=now)
+    return renderers[fmt](order_report(engine, order_id, now, policies), now=now)
 
 
 # ----------------------------------------------------------------------------- listing
@@ -215,9 +235,11 @@ class OrderFilters:
     limit: int = 100
 
 
-def order_summary(row: store.OrderRow, now: datetime) -> dict[str, Any]:
+def order_summary(
+    row: store.OrderRow, now: datetime, policies: Policies = deadlines.POLICIES
+) -> dict[str, Any]:
     """One list entry: the poller's summary and the window computed at `now`."""
-    window = deadlines.window(order_value(row, []), now)
+    window = deadlines.window(order_value(row, []), now, policies=policies)
     delivered = row.verdict == Verdict.DELIVERED.value
     return {
         "id": row.id,
@@ -266,7 +288,7 @@ def _pages(engine: Engine, after: str | None, size: int) -> Iterator[list[store.
 
 
 def list_orders(
-    engine: Engine, filters: OrderFilters, now: datetime
+    engine: Engine, filters: OrderFilters, now: datetime, policies: Policies = deadlines.POLICIES
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Orders by id that pass `filters`, and the cursor of the next page (None at the end).
 
@@ -276,7 +298,7 @@ def list_orders(
     found: list[dict[str, Any]] = []
     for rows in _pages(engine, filters.after, max(filters.limit, 200)):
         for row in rows:
-            entry = order_summary(row, now)
+            entry = order_summary(row, now, policies)
             if _keep(entry, filters, now):
                 found.append(entry)
                 if len(found) == filters.limit:

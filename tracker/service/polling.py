@@ -235,7 +235,7 @@ def _store(
         now = clock()
         if same:
             quiet = [t for t in targets if t.parcel.id in same]
-            reanalysis.repeat(writes, quiet, fetched, source, now)
+            reanalysis.repeat(writes, quiet, fetched, source, now, settings.policies)
         if not moved:
             outcome.repeated = True
             return writes.flush(conn, now)

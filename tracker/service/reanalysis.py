@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from tracker import logs, pipeline
 from tracker.alerts import AlertSettings
+from tracker.deadlines import POLICIES, Policy
 from tracker.model import Observation, Order, Parcel, ParseResult, SourceEvent
 from tracker.service import repoll, scheduling
 from tracker.service.poll_writes import PollWrites, Written
@@ -34,6 +35,7 @@ def repeat(
     fetched: Mapping[int, datetime],
     source: str,
     now: datetime,
+    policies: Mapping[str, Policy] = POLICIES,
 ) -> None:
     """Plan the writes of parcels answered with the very part of an answer they were last
     answered with (`repoll.unchanged` said so): re-stamp and reschedule each from stored
@@ -42,7 +44,7 @@ def repeat(
         row = target.parcel
         writes.parcel(repoll.restamped(row, source, fetched[row.id]))
         confirmed = scheduling.confirmed(row, now)
-        writes.parcel(repoll.schedule_stored(target.order, row, now, confirmed))
+        writes.parcel(repoll.schedule_stored(target.order, row, now, confirmed, policies))
 
 
 def reanalyse_orders(
@@ -89,7 +91,18 @@ def reanalyse_orders(
         new = _new_events(rows, models, fresh, known)
         writes.events += new
         if source is None or not _quiet_repoll(
-            writes, order_row, rows, models, fresh, source, len(new), answered, asked, polled, now
+            writes,
+            order_row,
+            rows,
+            models,
+            fresh,
+            source,
+            len(new),
+            answered,
+            asked,
+            polled,
+            now,
+            settings.policies,
         ):
             changed.append(order_id)
     if before is not None and changed:  # judged as they are now, not as read before the fetch
@@ -145,6 +158,7 @@ def _quiet_repoll(
     asked: set[str],
     polled: set[int] | None,
     now: datetime,
+    policies: Mapping[str, Policy],
 ) -> bool:
     """Store the source's answers of the parcels it `answered`; if the order is quiet (see
     `repoll`), reschedule it from stored state and return True (no re-analysis needed)."""
@@ -160,7 +174,8 @@ def _quiet_repoll(
         return False
     row = rows[0]
     if row.id in (polled or ()):
-        writes.parcel(repoll.schedule_stored(order_row, row, now, scheduling.confirmed(row, now)))
+        confirmed = scheduling.confirmed(row, now)
+        writes.parcel(repoll.schedule_stored(order_row, row, now, confirmed, policies))
     return True
 
 
@@ -221,7 +236,8 @@ def _analyse(
     alert_settings = AlertSettings(
         deadline_near_days=settings.deadline_near_days, stalled_days=settings.stalled_days
     )
-    return pipeline.analyse(order, [models[r.id] for r in rows], routed, now, alert_settings)
+    parcels = [models[r.id] for r in rows]
+    return pipeline.analyse(order, parcels, routed, now, alert_settings, policies=settings.policies)
 
 
 def _plan_analysis(

@@ -81,12 +81,16 @@ def quiet(order_row: OrderRow, rows: Sequence[ParcelRow], new_events: int, chang
 
 
 def schedule_stored(
-    order_row: OrderRow, row: ParcelRow, now: datetime, confirmed: bool
+    order_row: OrderRow,
+    row: ParcelRow,
+    now: datetime,
+    confirmed: bool,
+    policies: Mapping[str, deadlines.Policy] = deadlines.POLICIES,
 ) -> dict[str, Any]:
     """The next poll of an unchanged parcel (an `orders.update_parcels` row)."""
     if row.status is None or order_row.verdict is None:  # `quiet` rules these out
         raise ValueError(f"parcel {row.id} was never analysed")
-    window = deadlines.window(polling.order_value(order_row, [row]), now)
+    window = deadlines.window(polling.order_value(order_row, [row]), now, policies=policies)
     state = cadence.PollState(
         status=Status(row.status),
         verdict=Verdict(order_row.verdict),
