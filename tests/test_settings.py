@@ -134,3 +134,19 @@ def test_a_malformed_secret_key_is_named_by_position_and_never_echoed() -> None:
     short = Fernet.generate_key().decode()[:20]
     with pytest.raises(ConfigurationError, match="key 1 of 1"):
         Settings.from_env({"TRACKER_SECRET_KEY": short})
+
+
+def test_kubernetes_service_links_of_a_service_named_tracker_are_not_settings() -> None:
+    injected = {
+        "TRACKER_PORT": "tcp://10.0.0.1:8000",
+        "TRACKER_PORT_8000_TCP": "tcp://10.0.0.1:8000",
+        "TRACKER_PORT_8000_TCP_PROTO": "tcp",
+        "TRACKER_PORT_8000_TCP_PORT": "8000",
+        "TRACKER_PORT_8000_TCP_ADDR": "10.0.0.1",
+        "TRACKER_SERVICE_HOST": "10.0.0.1",
+        "TRACKER_SERVICE_PORT": "8000",
+        "TRACKER_SERVICE_PORT_HTTP": "8000",
+    }
+    assert Settings.from_env(injected).api_port == 8000  # the defaults, untouched
+    with pytest.raises(ConfigurationError, match="TRACKER_PORTS"):
+        Settings.from_env({**injected, "TRACKER_PORTS": "1"})  # still a typo of ours

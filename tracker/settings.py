@@ -57,6 +57,12 @@ _GENERAL: Final = frozenset(
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
+# What Kubernetes injects into every pod for a Service named `tracker` (service links:
+# TRACKER_PORT=tcp://10.0.0.1:8000, TRACKER_PORT_8000_TCP_ADDR, TRACKER_SERVICE_HOST, ...):
+# not settings of ours, and refusing them would stop every pod of such a deployment.
+_SERVICE_LINK = re.compile(
+    r"^(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$"
+)
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -230,7 +236,7 @@ def _source_settings(ours: Mapping[str, str]) -> dict[str, SourceSettings]:
     by_infix = {env_name(s): s for s in SOURCE_NAMES}
     found: dict[str, dict[str, str]] = {}
     for name, value in sorted(ours.items()):
-        if name in _GENERAL:
+        if name in _GENERAL or _SERVICE_LINK.match(name):
             continue
         match = _SOURCE_VAR.match(name)
         close = difflib.get_close_matches(name, _GENERAL, n=1, cutoff=0.85)
