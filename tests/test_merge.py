@@ -321,3 +321,15 @@ def test_untimed_events_merge_on_description_and_sort_first() -> None:
     timed = event(at=T0 - timedelta(days=3), substatus="in_transit.picked_up")
     timeline = merge([timed, a, b], NUMBERS)
     assert [len(e.members) for e in timeline.events] == [2, 1]
+
+
+def test_one_source_stamping_one_scan_two_ways_under_two_numbers_still_merges() -> None:
+    # 17TRACK follows both numbers of the parcel: under one it converts Cainiao's scan right,
+    # under the other it reads the wall clock as UTC (8 h off). Both are the carrier's one scan.
+    carrier = event(source="cainiao")
+    restamped = event(source="17track", at=T0 + timedelta(hours=8), offset=0,
+                      provenance=TzProvenance.AGGREGATOR_UTC)  # fmt: skip
+    converted = event(source="17track", offset=0, provenance=TzProvenance.AGGREGATOR_UTC,
+                      number=NUMBERS[1])  # fmt: skip
+    timeline = merge([carrier, restamped, converted], NUMBERS)
+    assert [set(e.members) for e in timeline.events] == [{carrier, restamped, converted}]

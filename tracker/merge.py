@@ -13,9 +13,10 @@ locations and sub-statuses, and one of these holds:
    one source printed two different wall clocks (then they are two scans);
 4. neither has a time and their descriptions match.
 
-One source never gives one scan two wall clocks at two instants: events a source reports that
-way are two scans, and no other source's report can join them into one (an aggregator relaying
-a scan 3 h off does not pull in the carrier's next scan 3 h later with the same text).
+One source never gives one scan two wall clocks at two instants under one number: events a
+source reports that way are two scans, and no other source's report can join them into one (an
+aggregator relaying a scan 3 h off does not pull in the carrier's next scan 3 h later with the
+same text). Under two numbers a source may stamp one scan two ways, and they may still merge.
 
 "Compatible" lets a missing field match anything (Cainiao gives no location, 17TRACK says
 "LOS ANGELES, US"; one source says `delivered.other`, another `delivered.signed`), but one
@@ -163,15 +164,18 @@ class _Cluster:
     __slots__ = ("city", "clocks", "country", "items", "specific")
 
     specific: dict[str, str]  # source -> the specific sub-status it gave
-    clocks: dict[str, list[_Item]]  # source -> its members that show a wall clock and an instant
+    # (source, number) -> its members that show a wall clock and an instant: one source's
+    # answer about one number (under two numbers a source may stamp one scan two ways)
+    clocks: dict[tuple[str, str], list[_Item]]
 
     def __init__(self, item: _Item) -> None:
         self.items = [item]
         self.country = item.country
         self.city = item.city
-        self.specific = {item.event.source: item.specific} if item.specific else {}
+        event = item.event
+        self.specific = {event.source: item.specific} if item.specific else {}
         timed = item.local is not None and item.ts is not None
-        self.clocks = {item.event.source: [item]} if timed else {}
+        self.clocks = {(event.source, event.source_number): [item]} if timed else {}
 
     def accepts(self, other: _Cluster) -> bool:
         if not (_agree(self.country, other.country) and _agree(self.city, other.city)):
@@ -184,8 +188,8 @@ class _Cluster:
                     return False
         clocks = other.clocks
         if clocks:
-            for source, mine in self.clocks.items():
-                if source in clocks and not _one_scan(mine, clocks[source]):
+            for reporter, mine in self.clocks.items():
+                if reporter in clocks and not _one_scan(mine, clocks[reporter]):
                     return False
         return True
 
@@ -195,8 +199,8 @@ class _Cluster:
         self.city = self.city or other.city
         for source, specific in other.specific.items():
             self.specific.setdefault(source, specific)
-        for source, timed in other.clocks.items():
-            self.clocks.setdefault(source, []).extend(timed)
+        for reporter, timed in other.clocks.items():
+            self.clocks.setdefault(reporter, []).extend(timed)
 
     def build(self, group: str) -> tuple[TimelineEvent, tuple[Any, ...]]:
         """The merged event, and its first member's content key (the last tie-break)."""
