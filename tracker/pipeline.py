@@ -256,10 +256,11 @@ def _other_items(parsed: ParseResult, routed: _Routed, aliases: dict[str, str]) 
     for another number given in place of ours, which the judge must see; and numbers that have
     no item of their own (a leg's number on an event) stay with the item that carries them."""
     items = {n for r in parsed.results for n in (r.requested, r.answered) if n}
-    ours = {n for n in items if aliases.get(n, n) in routed.by_number}
-    if not ours:
-        return set()
-    return {n for n in items - ours if aliases.get(n, n) not in routed.by_number}
+    answered = [r for r in parsed.results if r.outcome in (Outcome.FOUND, Outcome.OTHER_NUMBER)]
+    if not any(aliases.get(n, n) in routed.by_number
+               for r in answered for n in (r.requested, r.answered) if n):  # fmt: skip
+        return set()  # nothing found for ours (a placeholder 'not found' is not an item)
+    return {n for n in items if aliases.get(n, n) not in routed.by_number}
 
 
 def _someone_elses(

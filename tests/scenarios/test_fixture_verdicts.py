@@ -93,3 +93,23 @@ def test_false_positives_across_recorded_clean_deliveries_are_zero() -> None:
         if run_case(Case.from_json(case), now)["delivery"]["verdict"] != "delivered":
             flagged.append(f"{source}/{name}/{number}")
     assert flagged == []
+
+
+def test_an_answer_for_another_number_is_kept_for_the_judge_not_dropped() -> None:
+    """Australia Post asked for LX123456789US answers only for another item: the parcel is
+    not silently 'not found', the judge sees the answer and names the mismatch."""
+    body = json.loads((FIXTURES / "australiapost" / "track-multi-delivered-and-unknown.json")
+                      .read_text())  # fmt: skip
+    body["tracking_results"] = [r for r in body["tracking_results"]
+                                if r["tracking_id"] == "00123456789000123400"]  # fmt: skip
+    case = {
+        "order": {"id": "AU-2", "destination": {"country": "AU"},
+                  "shipped_at": "2021-01-01T00:00:00Z", "promised_by": "2021-03-01"},
+        "parcels": [{"tracking_number": "LX123456789US"}],
+        "observations": [{"source": "australiapost", "tracking_number": "LX123456789US",
+                          "fetched_at": "2021-02-05T00:00:00Z", "payload": body}],
+    }  # fmt: skip
+    report = run_case(Case.from_json(case), datetime(2021, 2, 5, tzinfo=UTC))
+    assert report["delivery"]["verdict"] == "suspect"
+    assert "identity_mismatch" in {r["rule"] for r in report["delivery"]["reasons"]}
+    assert len(report["timeline"]) == 10

@@ -207,7 +207,19 @@ def _results(requested: Sequence[str], answered: dict[str, NumberResult]) -> lis
     results, claimed = [], set()
     for number in requested:
         key = next((k for k in answered if same_number(number, k)), None)
-        if key is None:
+        only = next(iter(answered.values())) if len(answered) == 1 else None
+        if (
+            key is None
+            and len(requested) == 1
+            and only is not None
+            and only.outcome is Outcome.FOUND
+        ):
+            # one number asked, one other item answered: that is the answer for the number
+            # asked, given for another one (the judge's identity rule must see it)
+            [(other, result)] = answered.items()
+            claimed.add(other)
+            results.append(replace(result, requested=number, outcome=Outcome.OTHER_NUMBER))
+        elif key is None:
             results.append(not_found(SOURCE, number, "absent from the answer"))
         else:
             claimed.add(key)
