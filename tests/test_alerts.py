@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,7 +174,8 @@ def test_stalled_after_ten_quiet_days() -> None:
     quiet = last.occurred_at + timedelta(days=10)
     assert "tracking.stalled" not in types_at(quiet - TICK, s)
     (alert,) = [a for a in alerts_at(quiet, s) if a.type is AlertType.TRACKING_STALLED]
-    assert alert.key == f"A-1001:tracking.stalled:{NUMBER}:{last.occurred_at.date().isoformat()}"
+    year, week, _ = last.occurred_at.isocalendar()
+    assert alert.key == f"A-1001:tracking.stalled:{NUMBER}:{year}-W{week:02d}"
     assert alert.data["last_event"]["id"] == last.id
     assert alert.data["quiet_days"] == 10.0
 
@@ -203,8 +205,23 @@ def test_exception_statuses(substatus: str) -> None:
     trouble = event(substatus, at(9), country="DE")
     s = state(timeline(*journey()[:5], trouble))
     (alert,) = [a for a in alerts_at(at(9, 1), s) if a.type is AlertType.TRACKING_EXCEPTION]
-    assert alert.key == f"A-1001:tracking.exception:{NUMBER}:{substatus.split('.')[0]}:2026-10-10"
+    assert alert.key == f"A-1001:tracking.exception:{NUMBER}:{substatus.split('.')[0]}:1"
     assert alert.data["event"]["substatus"] == substatus
+
+
+def test_a_second_failed_attempt_alerts_again_a_refined_first_one_does_not() -> None:
+    first = event("delivery_attempted.recipient_unavailable", at(9), country="DE")
+    one = state(timeline(*journey()[:5], first))
+    refined = state(timeline(*journey()[:5], replace(first, occurred_at=at(9, 8))))
+    second = event("delivery_attempted.recipient_unavailable", at(10), country="DE")
+    two = state(timeline(*journey()[:5], first, second))
+
+    def key(s: ParcelState) -> str:
+        [a] = [a for a in alerts_at(at(10, 1), s) if a.type is AlertType.TRACKING_EXCEPTION]
+        return a.key
+
+    assert key(one) == key(refined)  # the same attempt, its instant moved by 8 h
+    assert key(two) != key(one) and key(two).endswith(":delivery_attempted:2")
 
 
 def test_no_exception_while_moving() -> None:

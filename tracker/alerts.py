@@ -2,8 +2,9 @@
 
 The seven types of DESIGN.md "Alerts". A key is `<order id>:<type>:<what makes it distinct>`:
 the promised end for overdue, the dispute's close for deadline near, the parcel for a confirmed,
-late or suspect delivery (each is news once per parcel), and the parcel with the day of its last
-event (and the status, for exceptions) for stalled and exceptions. Running the pipeline again
+late or suspect delivery (each is news once per parcel), the parcel and the ISO week of its last
+event for a stall, and the parcel, the status and how many events of that status it has for an
+exception (the second failed delivery attempt alerts again). Running the pipeline again
 yields the same keys, so the outbox never sends an alert twice. A key names no merged event id:
 such an id changes when a second source adds a city or a finer sub-status to the same scan, and
 that is not news worth a second webhook.
@@ -216,10 +217,15 @@ def confirmed(ctx: Context) -> Iterator[Alert]:
             )
 
 
-def _day(moment: datetime | None) -> str:
-    """The UTC day of an event: what a stall or an exception is told apart by (the event's id
-    would change when another source adds detail to it)."""
-    return moment.astimezone(UTC).date().isoformat() if moment else "untimed"
+def _week(moment: datetime | None) -> str:
+    """The ISO week of a parcel's last event: what tells one stall from the next. Not the
+    event's id, nor its day: a second source adding detail to the same scan changes the id,
+    and its better time zone can move the instant by hours (across midnight, rarely across a
+    week); a new stall needs a new event, days after the last one."""
+    if moment is None:
+        return "untimed"
+    year, week, _ = moment.astimezone(UTC).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _last(p: ParcelState) -> TimelineEvent | None:
@@ -241,7 +247,7 @@ def stalled(ctx: Context) -> Iterator[Alert]:
         since = _quiet_since(last, ctx.order)
         if p.status.terminal or aware(ctx.now) - since < quiet:
             continue
-        quiet_from = _day(instant(last)) if last else "no-events"
+        quiet_from = _week(instant(last)) if last else "no-events"
         key = _key(ctx, AlertType.TRACKING_STALLED, p.parcel.tracking_number, quiet_from)
         yield _alert(
             ctx,
@@ -261,9 +267,11 @@ def exception(ctx: Context) -> Iterator[Alert]:
             continue
         matching = [e for e in p.timeline.events if e.status is p.status]
         event = matching[-1] if matching else p.timeline.latest
-        when = _day(instant(event)) if event else p.substatus
+        # the nth event of this status (the second failed delivery attempt is news; the same
+        # attempt refined by a second source is not, nor is its instant moved by hours)
+        nth = str(len(matching)) if matching else p.substatus
         number = p.parcel.tracking_number
-        key = _key(ctx, AlertType.TRACKING_EXCEPTION, number, p.status.value, when)
+        key = _key(ctx, AlertType.TRACKING_EXCEPTION, number, p.status.value, nth)
         yield _alert(
             ctx,
             AlertType.TRACKING_EXCEPTION,

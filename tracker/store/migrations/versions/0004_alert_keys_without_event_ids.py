@@ -7,7 +7,8 @@ Create Date: 2026-12-05
 A merged event's id changes when a second source adds a city or a finer sub-status to the same
 scan, so keys that named it (`<order>:delivery.confirmed:<number>:<event id>`) let the same
 delivery alert twice. The pipeline now keys a confirmed, late or suspect delivery by its parcel,
-and a stall or an exception by its parcel and the UTC day of its event (tracker/alerts.py).
+a stall by its parcel and the ISO week of its last event, and an exception by its parcel, its
+status and how many events of that status came (tracker/alerts.py).
 
 This revision rewrites the stored keys to that scheme, from each alert's own stored data, so
 that after an upgrade the next analysis of an order finds its alerts already sent instead of
@@ -20,6 +21,7 @@ and the old code only compares keys for equality.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,18 +49,22 @@ def new_key(order_id: str, kind: str, key: str, data: dict[str, Any]) -> str | N
         return f"{prefix}{number}"
     if kind == "tracking.stalled":
         last = data.get("last_event")
-        return f"{prefix}{number}:{_day(last) if isinstance(last, dict) else 'no-events'}"
+        return f"{prefix}{number}:{_week(last) if isinstance(last, dict) else 'no-events'}"
     event, status = data.get("event"), parcel.get("status")
     if not isinstance(status, str):
         return None
-    if not isinstance(event, dict):
+    if not isinstance(event, dict) or event.get("status") != status:
         return f"{prefix}{number}:{status}:{parcel.get('substatus')}"
-    return f"{prefix}{number}:{status}:{_day(event)}"
+    # the stored alert does not say how many events of the status came before: the first
+    return f"{prefix}{number}:{status}:1"
 
 
-def _day(event: dict[str, Any]) -> str:
+def _week(event: dict[str, Any]) -> str:
     when = event.get("occurred_at")  # UTC, ISO-8601 with Z
-    return when[:10] if isinstance(when, str) else "untimed"
+    if not isinstance(when, str):
+        return "untimed"
+    year, week, _ = datetime.fromisoformat(when.replace("Z", "+00:00")).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def upgrade() -> None:
