@@ -16,6 +16,7 @@ the next message. Normal tasks pay one Redis round trip.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from redis import Redis, RedisError
 from sqlalchemy.engine import Engine
 
 from tracker import metrics
+from tracker.service import dead_work
 from tracker.store import dead_letters
 
 log = logging.getLogger("tracker.workers")
@@ -36,10 +38,10 @@ def deliveries(client: Redis, task_id: str) -> int:
     reach counts as a first delivery: the guard never stops a task that can still run."""
     key = f"tracker:deliveries:{task_id}"
     pipe = client.pipeline(transaction=False)
+    pipe.set(key, 0, ex=COUNT_TTL_SECONDS, nx=True)  # the day starts at the first delivery
     pipe.incr(key)
-    pipe.expire(key, COUNT_TTL_SECONDS, nx=True)
     try:
-        count, _ = pipe.execute()
+        _, count = pipe.execute()
     except RedisError as exc:
         log.warning("delivery count unavailable, running the task: %s", exc)
         return 1
@@ -50,16 +52,24 @@ def is_poison(count: int) -> bool:
     return count > 1 + MAX_REDELIVERIES
 
 
-def bury(engine: Engine, task_id: str, task_name: str, args: Any, count: int) -> None:
-    """Record the message as a dead letter (once), and say so."""
+def bury(
+    engine: Engine, task_id: str, task_name: str, args: Sequence[Any], kwargs: Any, count: int
+) -> None:
+    """Record the message as a dead letter (once), close the work it carried so that no sweep
+    sends it again (tracker.service.dead_work), and say so."""
+    now = datetime.now(UTC)
     with engine.begin() as conn:
-        fresh = dead_letters.record(conn, task_id, task_name, args, count, datetime.now(UTC))
+        fresh = dead_letters.record(
+            conn, task_id, task_name, {"args": list(args), "kwargs": kwargs}, count, now
+        )
+    closed = dead_work.give_up(engine, task_name, args, now) if fresh else None
     if fresh:
         metrics.DEAD_LETTERS.labels(task=task_name).inc()
     log.error(
-        "task %s (%s) started %d times without finishing: dead-lettered, no longer run",
+        "task %s (%s) started %d times without finishing: dead-lettered, no longer run%s",
         task_name,
         task_id,
         count,
+        f"; {closed}" if closed else "",
         extra={"task_id": task_id, "task_name": task_name, "deliveries": count},
     )

@@ -37,8 +37,7 @@ class TrackerTask(Task):  # type: ignore[misc]
             ctx = context()
             count = poison.deliveries(ctx.redis, task_id)
             if poison.is_poison(count):
-                poison.bury(ctx.engine, task_id, self.name, {"args": list(args),
-                                                             "kwargs": kwargs}, count)  # fmt: skip
+                poison.bury(ctx.engine, task_id, self.name, args, kwargs, count)
                 return None
         return super().__call__(*args, **kwargs)
 
