@@ -150,3 +150,16 @@ def test_kubernetes_service_links_of_a_service_named_tracker_are_not_settings() 
     assert Settings.from_env(injected).api_port == 8000  # the defaults, untouched
     with pytest.raises(ConfigurationError, match="TRACKER_PORTS"):
         Settings.from_env({**injected, "TRACKER_PORTS": "1"})  # still a typo of ours
+    # Services named tracker-api and tracker-redis: TRACKER_API_PORT is also a setting of ours
+    others = {
+        "TRACKER_API_PORT": "tcp://10.0.0.2:8000",
+        "TRACKER_API_PORT_8000_TCP_ADDR": "10.0.0.2",
+        "TRACKER_API_SERVICE_HOST": "10.0.0.2",
+        "TRACKER_API_SERVICE_PORT_HTTP": "8000",
+        "TRACKER_REDIS_PORT": "tcp://10.0.0.3:6379",
+        "TRACKER_REDIS_SERVICE_PORT": "6379",
+    }
+    assert Settings.from_env(others).api_port == 8000
+    assert Settings.from_env({**others, "TRACKER_API_PORT": "9000"}).api_port == 9000
+    with pytest.raises(ConfigurationError, match="TRACKER_API_PORT"):
+        Settings.from_env({"TRACKER_API_PORT": "http://nope"})  # not a link: a bad value

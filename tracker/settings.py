@@ -57,12 +57,23 @@ _GENERAL: Final = frozenset(
     }
 )
 _SOURCE_VAR = re.compile(r"^(?P<source>[A-Z0-9]+)_(?P<kind>URL|KEY|RATE)$")
-# What Kubernetes injects into every pod for a Service named `tracker` (service links:
-# TRACKER_PORT=tcp://10.0.0.1:8000, TRACKER_PORT_8000_TCP_ADDR, TRACKER_SERVICE_HOST, ...):
-# not settings of ours, and refusing them would stop every pod of such a deployment.
-_SERVICE_LINK = re.compile(
-    r"^(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$"
+# What Kubernetes injects into every pod for each Service (service links): for a Service named
+# `tracker` or `tracker-api`, TRACKER_SERVICE_HOST, TRACKER_API_SERVICE_PORT_HTTP,
+# TRACKER_API_PORT=tcp://10.0.0.1:8000, TRACKER_API_PORT_8000_TCP_ADDR, ... Not settings of
+# ours; refusing them would stop every pod of such a deployment.
+_SERVICE_LINK_NAME = re.compile(
+    r"^(?:[A-Z0-9_]+_)?(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)$"
 )
+_SERVICE_LINK_VALUE = re.compile(r"^(?:tcp|udp|sctp)://")  # TRACKER_<NAME>_PORT's value
+
+
+def _service_link(name: str, value: str) -> bool:
+    if _SERVICE_LINK_NAME.match(name):
+        return True
+    return (name == "PORT" or name.endswith("_PORT")) and bool(_SERVICE_LINK_VALUE.match(value))
+
+
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -137,7 +148,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        ours = {k[len(PREFIX) :]: v for k, v in env.items() if k.startswith(PREFIX)}
+        ours = {
+            k[len(PREFIX) :]: v
+            for k, v in env.items()
+            if k.startswith(PREFIX) and not _service_link(k[len(PREFIX) :], v)
+        }
         return cls(
             database_url=_database_url(ours.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
             redis_url=_redis_url(ours.get("REDIS_URL", DEFAULT_REDIS_URL)),
@@ -236,7 +251,7 @@ def _source_settings(ours: Mapping[str, str]) -> dict[str, SourceSettings]:
     by_infix = {env_name(s): s for s in SOURCE_NAMES}
     found: dict[str, dict[str, str]] = {}
     for name, value in sorted(ours.items()):
-        if name in _GENERAL or _SERVICE_LINK.match(name):
+        if name in _GENERAL:
             continue
         match = _SOURCE_VAR.match(name)
         close = difflib.get_close_matches(name, _GENERAL, n=1, cutoff=0.85)
