@@ -334,3 +334,21 @@ def test_a_delivery_whose_schedule_runs_out_is_said_once(
         r for r in caplog.records if getattr(r, "event", None) == "message.attempt.exhausted"
     ]
     assert len(exhausted) == 1 and exhausted[0].levelname == "ERROR"
+
+
+def test_a_secret_no_key_opens_any_more_can_be_rotated_away(
+    engine: Engine, receiver: tuple[str, type[_Receiver]]
+) -> None:
+    """The key that sealed a secret is lost: rotating gives the endpoint a secret that signs
+    again, without deleting it (and its deliveries)."""
+    from tracker.service import secrets
+
+    url, handler = receiver
+    (did,) = seed(engine, url, 1, SecretBox([OTHER]).seal(webhooks.generate_secret()))
+    with engine.connect() as conn:
+        endpoint_id = endpoints.list_endpoints(conn)[0].id
+    box = SecretBox([KEY])
+    new = secrets.rotate(engine, box, endpoint_id, NOW, overlap=timedelta(0))
+    assert deliveries.deliver(engine, did, 0, lambda: NOW, True, box=box).sent
+    headers, body = handler.received[-1]
+    assert webhooks.verify(new, headers, body, NOW.timestamp())

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from tracker import webhooks
-from tracker.errors import ConfigurationError, NotFoundError, ValidationError
+from tracker.errors import ConfigurationError, NotFoundError, SecretUnreadable, ValidationError
 from tracker.secretbox import SecretBox, is_sealed
 from tracker.store import endpoints
 
@@ -90,7 +90,11 @@ def rotate(
         current = endpoints.get_endpoint(conn, endpoint_id)
         if current is None:
             raise NotFoundError("webhook endpoint", endpoint_id)
-        if box.open(current.secret, endpoint_id) == secret:
+        try:
+            same = box.open(current.secret, endpoint_id) == secret
+        except SecretUnreadable:
+            same = False  # a secret no key opens any more: rotating is how to recover
+        if same:
             raise ValidationError("secret", "is the endpoint's current secret")
         endpoints.rotate_secret(conn, endpoint_id, box.seal(secret), now + overlap)
     return secret
