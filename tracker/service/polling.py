@@ -173,7 +173,6 @@ def poll(
         outcome.outcome = "rate_limited"
         return outcome
     observations, failure, asked = _fetch(client, guard, calls)
-    outcome.registered = register_unknown(client, guard, observations)
     if failure is not None:
         # the answers of the calls before the one that failed are kept; the parcels not
         # fully answered are rescheduled as failed
@@ -181,12 +180,15 @@ def poll(
         failed = [t.parcel for t in targets if t not in done]
         _failed(engine, failed, clock(), failure, outcome)
         if not done:
+            outcome.registered = register_unknown(client, guard, observations)
             return outcome
         targets = done
     outcome.observations = len(observations)
     written = _store(engine, targets, observations, clock, settings, outcome)
     written.count_alerts()
     outcome.took(written)
+    # after the answers are stored: registering can wait for the next poll, they cannot
+    outcome.registered = register_unknown(client, guard, observations)
     for delivery_id, attempts in outcome.deliveries:
         enqueue(delivery_id, attempts)
     return outcome
