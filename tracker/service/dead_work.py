@@ -39,8 +39,11 @@ def give_up(engine: Engine, task_name: str, args: Sequence[Any], now: datetime) 
             for parcel_id in args[1]:
                 set_next_poll(conn, int(parcel_id), now + GIVE_UP_WAIT, failed=True)
             return f"{len(args[1])} parcels wait {GIVE_UP_WAIT}"
-        pending = [d.id for d in outbox.get_deliveries(conn, _deliveries(short, args))
-                   if d.status == "pending"]  # fmt: skip: one sent since stays as it is
+        pending = [
+            d.id
+            for d in outbox.get_deliveries(conn, _deliveries(short, args))
+            if d.status == "pending"
+        ]  # fmt: skip: one sent since stays as it is
         for delivery_id in pending:
             outbox.record_attempt(conn, delivery_id, attempted_at=now, duration_ms=0,
                                   status="failed", error=REASON)  # fmt: skip
