@@ -43,7 +43,7 @@ def give_up(engine: Engine, task_name: str, args: Sequence[Any], now: datetime) 
             d.id
             for d in outbox.get_deliveries(conn, _deliveries(short, args))
             if d.status == "pending"
-        ]  # fmt: skip: one sent since stays as it is
+        ]  # a delivery sent since stays as it is
         for delivery_id in pending:
             outbox.record_attempt(conn, delivery_id, attempted_at=now, duration_ms=0,
                                   status="failed", error=REASON)  # fmt: skip
