@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -39,6 +39,16 @@ def load_json(observation: Observation) -> Any:
         return orjson.loads(payload)
     except (orjson.JSONDecodeError, RecursionError, ValueError) as exc:
         raise UnparseableResponse(observation.source, f"not JSON: {exc}", payload) from exc
+
+
+def json_bodies(observations: Iterable[Observation]) -> Iterator[tuple[Observation, Any]]:
+    """Each observation with its decoded JSON body; one that is not JSON is left out (its own
+    parse reports it)."""
+    for observation in observations:
+        try:
+            yield observation, load_json(observation)
+        except UnparseableResponse:
+            continue
 
 
 def load_xml(observation: Observation) -> Element:

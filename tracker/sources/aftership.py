@@ -128,11 +128,7 @@ def unregistered(observations: Sequence[Observation]) -> list[str]:
     """The numbers AfterShip has no tracking for: it tracks a number only once a tracking was
     created for it (the list filtered by number comes back empty, or 4004)."""
     numbers: list[str] = []
-    for observation in observations:
-        try:
-            body = p.load_json(observation)
-        except UnparseableResponse:
-            continue  # its parse reports it; nothing to create from it
+    for observation, body in p.json_bodies(observations):
         meta = body.get("meta") if isinstance(body, dict) else None
         data = body.get("data") if isinstance(body, dict) else None
         code = meta.get("code") if isinstance(meta, dict) else None

@@ -145,11 +145,7 @@ def unregistered(observations: Sequence[Observation]) -> list[str]:
     """The numbers `gettrackinfo` rejected as not registered: 17TRACK tracks a number only
     once it is registered (one quota unit each), so they are to be registered."""
     numbers: list[str] = []
-    for observation in observations:
-        try:
-            body = p.load_json(observation)
-        except UnparseableResponse:
-            continue  # its parse reports it; nothing to register from it
+    for _, body in p.json_bodies(observations):
         data = body.get("data") if isinstance(body, dict) else None
         rejected = data.get("rejected") if isinstance(data, dict) else None
         for item in rejected if isinstance(rejected, list) else ():
