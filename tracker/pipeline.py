@@ -223,8 +223,9 @@ def _route_parsed(
     warnings.extend(parsed.warnings)
     asked = observation.numbers
     aliases = {r.answered: r.requested for r in parsed.results if r.answered}
-    others = _other_items(parsed, routed, aliases)
+    others, ours_found = _other_items(parsed, routed, aliases)
     lost: set[str] = set()
+    foreign: dict[Parcel, set[str]] = {}
     for event in parsed.events:
         if _someone_elses(event.source_number, asked, routed, aliases):
             continue  # a batch answer also covers other orders' parcels
@@ -233,8 +234,13 @@ def _route_parsed(
         parcel = routed.parcel_for(event.source_number, asked, aliases)
         if parcel is None:
             lost.add(event.source_number)
-        else:
-            routed.events[parcel].append(event)
+            continue
+        routed.events[parcel].append(event)
+        number = aliases.get(event.source_number, event.source_number)
+        if ours_found or number in routed.by_number:
+            continue
+        foreign.setdefault(parcel, set()).add(event.source_number)  # an answer for another
+    _flag_foreign(observation, parsed, routed, foreign)
     for result in parsed.results:
         if _someone_elses(result.requested, asked, routed, {}) or result.requested in others:
             continue
@@ -249,7 +255,35 @@ def _route_parsed(
         )
 
 
-def _other_items(parsed: ParseResult, routed: _Routed, aliases: dict[str, str]) -> set[str]:
+def _flag_foreign(
+    observation: Observation,
+    parsed: ParseResult,
+    routed: _Routed,
+    foreign: dict[Parcel, set[str]],
+) -> None:
+    """An answer that found nothing of ours but has events for another number gave that
+    number's scans in place of ours: the parcel that takes them also gets an `other_number`
+    result for each (unless the source said so itself), so the judge's identity rule names
+    it instead of a delivery of someone else's parcel reading as ours."""
+    said = {r.answered for r in parsed.results if r.outcome is Outcome.OTHER_NUMBER}
+    for parcel, numbers in foreign.items():
+        asked = next((n for n in observation.numbers if n in parcel.numbers), None)
+        for number in sorted(numbers - said):
+            routed.results[parcel].append(
+                NumberResult(
+                    observation.source,
+                    asked or parcel.tracking_number,
+                    Outcome.OTHER_NUMBER,
+                    answered=number,
+                    message="the answer's events are for another number",
+                    observed_at=observation.fetched_at,
+                )
+            )
+
+
+def _other_items(
+    parsed: ParseResult, routed: _Routed, aliases: dict[str, str]
+) -> tuple[frozenset[str], bool]:
     """The numbers of the other items in an answer that also has an item of ours: an answer
     for a whole consignment (Australia Post) lists every item with its own result. Their events
     are not ours. An answer that has no item of ours at all is kept whole: it may be an answer
@@ -259,8 +293,8 @@ def _other_items(parsed: ParseResult, routed: _Routed, aliases: dict[str, str]) 
     answered = [r for r in parsed.results if r.outcome in (Outcome.FOUND, Outcome.OTHER_NUMBER)]
     if not any(aliases.get(n, n) in routed.by_number
                for r in answered for n in (r.requested, r.answered) if n):  # fmt: skip
-        return set()  # nothing found for ours (a placeholder 'not found' is not an item)
-    return {n for n in items if aliases.get(n, n) not in routed.by_number}
+        return frozenset(), False  # nothing found for ours ('not found' is not an item)
+    return frozenset(n for n in items if aliases.get(n, n) not in routed.by_number), True
 
 
 def _someone_elses(

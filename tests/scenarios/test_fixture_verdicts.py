@@ -95,9 +95,13 @@ def test_false_positives_across_recorded_clean_deliveries_are_zero() -> None:
     assert flagged == []
 
 
-def test_an_answer_for_another_number_is_kept_for_the_judge_not_dropped() -> None:
-    """Australia Post asked for LX123456789US answers only for another item: the parcel is
-    not silently 'not found', the judge sees the answer and names the mismatch."""
+@pytest.mark.parametrize("other_numbers", [[], ["LX987654321US"]], ids=["one", "two-asked"])
+def test_an_answer_for_another_number_is_kept_for_the_judge_not_dropped(
+    other_numbers: list[str],
+) -> None:
+    """Australia Post asked for the parcel's number(s) answers only for another item: the
+    parcel is neither silently 'not found' nor delivered with someone else's scans; the judge
+    sees the answer and names the mismatch (asked for both numbers of the parcel too)."""
     body = json.loads((FIXTURES / "australiapost" / "track-multi-delivered-and-unknown.json")
                       .read_text())  # fmt: skip
     body["tracking_results"] = [r for r in body["tracking_results"]
@@ -105,11 +109,30 @@ def test_an_answer_for_another_number_is_kept_for_the_judge_not_dropped() -> Non
     case = {
         "order": {"id": "AU-2", "destination": {"country": "AU"},
                   "shipped_at": "2021-01-01T00:00:00Z", "promised_by": "2021-03-01"},
-        "parcels": [{"tracking_number": "LX123456789US"}],
-        "observations": [{"source": "australiapost", "tracking_number": "LX123456789US",
-                          "fetched_at": "2021-02-05T00:00:00Z", "payload": body}],
+        "parcels": [{"tracking_number": "LX123456789US", "other_numbers": other_numbers}],
+        "observations": [{"source": "australiapost", "fetched_at": "2021-02-05T00:00:00Z",
+                          "payload": body}],
     }  # fmt: skip
+    if not other_numbers:
+        case["observations"][0]["tracking_number"] = "LX123456789US"
     report = run_case(Case.from_json(case), datetime(2021, 2, 5, tzinfo=UTC))
     assert report["delivery"]["verdict"] == "suspect"
     assert "identity_mismatch" in {r["rule"] for r in report["delivery"]["reasons"]}
     assert len(report["timeline"]) == 10
+
+
+def test_an_answer_for_another_number_asked_for_both_numbers_routes_a_mismatch() -> None:
+    from tracker import pipeline
+    from tracker.model import Outcome, Parcel
+
+    body = json.loads((FIXTURES / "australiapost" / "track-multi-delivered-and-unknown.json")
+                      .read_text())  # fmt: skip
+    body["tracking_results"] = [r for r in body["tracking_results"]
+                                if r["tracking_id"] == "00123456789000123400"]  # fmt: skip
+    parcel = Parcel("LX123456789US", other_numbers=("LX987654321US",))
+    asked = Observation(source="australiapost", payload=json.dumps(body), fetched_at=FETCHED,
+                        numbers=parcel.numbers)  # fmt: skip
+    routed = pipeline.route([parcel], [asked])
+    assert routed.events[parcel]  # kept for the judge...
+    mismatch = [r for r in routed.results[parcel] if r.outcome is Outcome.OTHER_NUMBER]
+    assert [r.answered for r in mismatch] == ["00123456789000123400"]  # ...as another number's
