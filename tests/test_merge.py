@@ -265,6 +265,10 @@ def test_a_relayed_scan_does_not_pull_in_the_carriers_next_scan_of_the_same_word
     assert relayed.occurred_at == T0 + timedelta(hours=1)
     timeline = merge([first, second, relayed], NUMBERS)
     assert [set(e.members) for e in timeline.events] == [{first, relayed}, {second}]
+    # the same when the carrier's second scan is reported under the parcel's other number
+    elsewhere = replace(second, source_number=NUMBERS[1])
+    timeline = merge([first, elsewhere, relayed], NUMBERS)
+    assert [set(e.members) for e in timeline.events] == [{first, relayed}, {elsewhere}]
 
 
 def test_vague_event_cannot_chain_two_specific_ones() -> None:

@@ -16,7 +16,8 @@ locations and sub-statuses, and one of these holds:
 One source never gives one scan two wall clocks at two instants under one number: events a
 source reports that way are two scans, and no other source's report can join them into one (an
 aggregator relaying a scan 3 h off does not pull in the carrier's next scan 3 h later with the
-same text). Under two numbers a source may stamp one scan two ways, and they may still merge.
+same text). Under two numbers a source may stamp one scan two ways, and those merge when their
+instants or wall clocks say so, never on the wording alone.
 
 "Compatible" lets a missing field match anything (Cainiao gives no location, 17TRACK says
 "LOS ANGELES, US"; one source says `delivered.other`, another `delivered.signed`), but one
@@ -177,7 +178,11 @@ class _Cluster:
         timed = item.local is not None and item.ts is not None
         self.clocks = {(event.source, event.source_number): [item]} if timed else {}
 
-    def accepts(self, other: _Cluster) -> bool:
+    def accepts(self, other: _Cluster, by_text: bool = False) -> bool:
+        """Whether the two can be one event. A join that only the wording supports (`by_text`)
+        may not hold two scans of one source at two clocks under any of its numbers; a join by
+        instant or wall clock may, across numbers (one source may stamp a scan two ways under
+        two numbers)."""
         if not (_agree(self.country, other.country) and _agree(self.city, other.city)):
             return False
         theirs = other.specific
@@ -191,6 +196,12 @@ class _Cluster:
             for reporter, mine in self.clocks.items():
                 if reporter in clocks and not _one_scan(mine, clocks[reporter]):
                     return False
+            if by_text:
+                for (source, number), mine in self.clocks.items():
+                    for (other_source, other_number), theirs_ in clocks.items():
+                        if (other_source == source and other_number != number
+                                and not _one_scan(mine, theirs_)):  # fmt: skip
+                            return False
         return True
 
     def absorb(self, other: _Cluster) -> None:
@@ -283,16 +294,16 @@ def _cluster(bucket: list[_Item]) -> list[_Cluster]:
                 elif how == _BY_TEXT:
                     by_text.append((a, b))
     for a, b in by_text:
-        _join(owner, a, b)
+        _join(owner, a, b, by_text=True)
     seen: dict[int, _Cluster] = {}
     for cluster in owner:
         seen.setdefault(id(cluster), cluster)
     return list(seen.values())
 
 
-def _join(owner: list[_Cluster], a: _Item, b: _Item) -> None:
+def _join(owner: list[_Cluster], a: _Item, b: _Item, by_text: bool = False) -> None:
     left, right = owner[a.pos], owner[b.pos]
-    if left is right or not left.accepts(right):
+    if left is right or not left.accepts(right, by_text):
         return
     left.absorb(right)
     for item in right.items:
