@@ -348,7 +348,11 @@ def test_a_secret_no_key_opens_any_more_can_be_rotated_away(
     with engine.connect() as conn:
         endpoint_id = endpoints.list_endpoints(conn)[0].id
     box = SecretBox([KEY])
-    new = secrets.rotate(engine, box, endpoint_id, NOW, overlap=timedelta(0))
+    new = secrets.rotate(engine, box, endpoint_id, NOW, overlap=timedelta(hours=24))
     assert deliveries.deliver(engine, did, 0, lambda: NOW, True, box=box).sent
     headers, body = handler.received[-1]
     assert webhooks.verify(new, headers, body, NOW.timestamp())
+    assert len(headers["webhook-signature"].split()) == 1  # the unreadable one is not kept
+    # and re-sealing under a new first key is not stopped by it
+    later = SecretBox([Fernet.generate_key().decode(), KEY])
+    assert secrets.encrypt_secrets(engine, later).reencrypted == [endpoint_id]

@@ -56,7 +56,7 @@ def encrypt_secrets(engine: Engine, box: SecretBox) -> Resealed:
     done = Resealed()
     with engine.begin() as conn:
         current = plan(box, endpoints.stored_secrets(conn))
-        previous = plan(box, endpoints.stored_previous_secrets(conn))  # rotations' old ones
+        previous = _plan_previous(box, endpoints.stored_previous_secrets(conn))
         for endpoint_id, old, new in current:
             if new is None or not endpoints.replace_secret(conn, endpoint_id, old, new):
                 done.unchanged.append(endpoint_id)
@@ -65,9 +65,27 @@ def encrypt_secrets(engine: Engine, box: SecretBox) -> Resealed:
             else:
                 done.encrypted.append(endpoint_id)
         for endpoint_id, old, new in previous:
-            if new is not None:
+            if new is None:
+                continue
+            if new == "":  # unreadable: it could never sign again
+                endpoints.drop_previous_secret(conn, endpoint_id, old)
+            else:
                 endpoints.replace_secret(conn, endpoint_id, old, new, previous=True)
     return done
+
+
+def _plan_previous(
+    box: SecretBox, stored: list[tuple[str, str]]
+) -> list[tuple[str, str, str | None]]:
+    """`plan` for the secrets kept from rotations, except that one no key opens does not stop
+    the run: it is dropped ("" below), since it could never sign again."""
+    planned: list[tuple[str, str, str | None]] = []
+    for endpoint_id, value in stored:
+        try:
+            planned.append((endpoint_id, value, box.reseal(value, endpoint_id)))
+        except SecretUnreadable:
+            planned.append((endpoint_id, value, ""))
+    return planned
 
 
 def rotate(
@@ -92,9 +110,12 @@ def rotate(
             raise NotFoundError("webhook endpoint", endpoint_id)
         try:
             same = box.open(current.secret, endpoint_id) == secret
-        except SecretUnreadable:
-            same = False  # a secret no key opens any more: rotating is how to recover
+            readable = True
+        except SecretUnreadable:  # no key opens it any more: rotating is how to recover
+            same, readable = False, False
         if same:
             raise ValidationError("secret", "is the endpoint's current secret")
-        endpoints.rotate_secret(conn, endpoint_id, box.seal(secret), now + overlap)
+        # a secret nobody can open cannot sign during an overlap: it is not kept
+        until = now + overlap if readable else None
+        endpoints.rotate_secret(conn, endpoint_id, box.seal(secret), until)
     return secret

@@ -144,19 +144,33 @@ def replace_secret(
     return result.rowcount > 0
 
 
-def rotate_secret(conn: Connection, endpoint_id: str, new: str, overlap_until: datetime) -> bool:
+def rotate_secret(
+    conn: Connection, endpoint_id: str, new: str, overlap_until: datetime | None
+) -> bool:
     """Make `new` (as stored) the secret; the current one is kept as the previous secret,
-    signed with as well until `overlap_until`. False if there is no such endpoint."""
+    signed with as well until `overlap_until` (None: not kept). False if there is no such
+    endpoint."""
+    t = webhook_endpoints
     result = conn.execute(
-        sa.update(webhook_endpoints)
-        .where(webhook_endpoints.c.id == endpoint_id)
+        sa.update(t)
+        .where(t.c.id == endpoint_id)
         .values(
-            previous_secret=webhook_endpoints.c.secret,
+            previous_secret=t.c.secret if overlap_until is not None else None,
             previous_until=overlap_until,
             secret=new,
         )
     )
     return result.rowcount > 0
+
+
+def drop_previous_secret(conn: Connection, endpoint_id: str, old: str) -> None:
+    """Forget the secret kept from a rotation, if it is still `old`."""
+    t = webhook_endpoints
+    conn.execute(
+        sa.update(t)
+        .where(t.c.id == endpoint_id, t.c.previous_secret == old)
+        .values(previous_secret=None, previous_until=None)
+    )
 
 
 def set_failing_since(conn: Connection, endpoint_id: str, since: datetime | None) -> None:
