@@ -58,11 +58,11 @@ def bury(
     """Record the message as a dead letter (once), close the work it carried so that no sweep
     sends it again (tracker.service.dead_work), and say so."""
     now = datetime.now(UTC)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # one transaction: the letter is recorded with its work closed
         fresh = dead_letters.record(
             conn, task_id, task_name, {"args": list(args), "kwargs": kwargs}, count, now
         )
-    closed = dead_work.give_up(engine, task_name, args, now) if fresh else None
+        closed = dead_work.give_up(conn, task_name, args, now) if fresh else None
     if fresh:
         metrics.DEAD_LETTERS.labels(task=task_name).inc()
     log.error(

@@ -228,6 +228,23 @@ def claim_due_parcels(
     return [from_row(ParcelRow, row) for row in rows]
 
 
+def delay_polls(conn: Connection, parcel_ids: Sequence[int], until: datetime) -> int:
+    """Move the parcels' next poll to `until` where it is sooner (a stopped parcel, or one
+    scheduled later, is left as it is); how many moved."""
+    if not parcel_ids:
+        return 0
+    result = conn.execute(
+        sa.update(parcels)
+        .where(
+            parcels.c.id.in_(parcel_ids),
+            parcels.c.next_poll_at.is_not(None),
+            parcels.c.next_poll_at < until,
+        )
+        .values(next_poll_at=until)
+    )
+    return int(result.rowcount)
+
+
 def set_next_poll(
     conn: Connection,
     parcel_id: int,
