@@ -174,8 +174,8 @@ def test_stalled_after_ten_quiet_days() -> None:
     quiet = last.occurred_at + timedelta(days=10)
     assert "tracking.stalled" not in types_at(quiet - TICK, s)
     (alert,) = [a for a in alerts_at(quiet, s) if a.type is AlertType.TRACKING_STALLED]
-    year, week, _ = last.occurred_at.isocalendar()
-    assert alert.key == f"A-1001:tracking.stalled:{NUMBER}:{year}-W{week:02d}"
+    days = len({e.occurred_local.date() for e in s.timeline.events if e.occurred_local})
+    assert alert.key == f"A-1001:tracking.stalled:{NUMBER}:day{days}"
     assert alert.data["last_event"]["id"] == last.id
     assert alert.data["quiet_days"] == 10.0
 
@@ -222,6 +222,9 @@ def test_a_second_failed_attempt_alerts_again_a_refined_first_one_does_not() -> 
 
     assert key(one) == key(refined)  # the same attempt, its instant moved by 8 h
     assert key(two) != key(one) and key(two).endswith(":delivery_attempted:2")
+    copy = replace(first, occurred_at=at(9, 0.1), occurred_local=first.occurred_local)
+    kept_apart = state(timeline(*journey()[:5], first, replace(copy, id="copy")))
+    assert key(kept_apart) == key(one)  # a copy merge kept apart, the same day: no news
 
 
 def test_no_exception_while_moving() -> None:

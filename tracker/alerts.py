@@ -2,9 +2,10 @@
 
 The seven types of DESIGN.md "Alerts". A key is `<order id>:<type>:<what makes it distinct>`:
 the promised end for overdue, the dispute's close for deadline near, the parcel for a confirmed,
-late or suspect delivery (each is news once per parcel), the parcel and the ISO week of its last
-event for a stall, and the parcel, the status and how many events of that status it has for an
-exception (the second failed delivery attempt alerts again). Running the pipeline again
+late or suspect delivery (each is news once per parcel), the parcel and on how many days it was
+scanned for a stall (a new stall needs a scan on a new day), and the parcel, the status and on
+how many days it had events of that status for an exception (an attempt the next day alerts
+again; see `_days`). Running the pipeline again
 yields the same keys, so the outbox never sends an alert twice. A key names no merged event id:
 such an id changes when a second source adds a city or a finer sub-status to the same scan, and
 that is not news worth a second webhook.
@@ -217,15 +218,19 @@ def confirmed(ctx: Context) -> Iterator[Alert]:
             )
 
 
-def _week(moment: datetime | None) -> str:
-    """The ISO week of a parcel's last event: what tells one stall from the next. Not the
-    event's id, nor its day: a second source adding detail to the same scan changes the id,
-    and its better time zone can move the instant by hours (across midnight, rarely across a
-    week); a new stall needs a new event, days after the last one."""
-    if moment is None:
-        return "untimed"
-    year, week, _ = moment.astimezone(UTC).isocalendar()
-    return f"{year}-W{week:02d}"
+def _days(events: Sequence[TimelineEvent]) -> int:
+    """On how many days the events happened, each by its own wall clock where it has one
+    (else its UTC day). What tells one stall, or one failed attempt, from the next: not an
+    event's id (a second source adding a city changes it), nor its instant (a better time
+    zone moves it by hours, across midnight), nor a count of events (merge may keep a copy
+    apart); a new stall needs a new scan on a later day, a new attempt another day."""
+    days = set()
+    for event in events:
+        if event.occurred_local is not None:
+            days.add(event.occurred_local.date())
+        elif (moment := instant(event)) is not None:
+            days.add(moment.astimezone(UTC).date())
+    return len(days)
 
 
 def _last(p: ParcelState) -> TimelineEvent | None:
@@ -247,7 +252,7 @@ def stalled(ctx: Context) -> Iterator[Alert]:
         since = _quiet_since(last, ctx.order)
         if p.status.terminal or aware(ctx.now) - since < quiet:
             continue
-        quiet_from = _week(instant(last)) if last else "no-events"
+        quiet_from = f"day{_days(p.timeline.events)}" if last else "no-events"
         key = _key(ctx, AlertType.TRACKING_STALLED, p.parcel.tracking_number, quiet_from)
         yield _alert(
             ctx,
@@ -267,9 +272,9 @@ def exception(ctx: Context) -> Iterator[Alert]:
             continue
         matching = [e for e in p.timeline.events if e.status is p.status]
         event = matching[-1] if matching else p.timeline.latest
-        # the nth event of this status (the second failed delivery attempt is news; the same
-        # attempt refined by a second source is not, nor is its instant moved by hours)
-        nth = str(len(matching)) if matching else p.substatus
+        # the nth day with an event of this status: a failed attempt the next day is news,
+        # the same attempt reported again or refined by a second source is not
+        nth = str(_days(matching)) if matching else p.substatus
         number = p.parcel.tracking_number
         key = _key(ctx, AlertType.TRACKING_EXCEPTION, number, p.status.value, nth)
         yield _alert(
