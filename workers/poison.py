@@ -6,11 +6,13 @@ own words, is that this "can cause message loops": a message whose task itself k
 process (a native crash, the OOM killer on one huge payload) would be redelivered for ever and
 starve the queue behind it.
 
-So every task start counts its message's deliveries in Redis (`tracker:deliveries:<task id>`,
-kept a day: a message redelivered later than that starts again from one). A message that has
-been started more than 1 + MAX_REDELIVERIES times is recorded as a dead letter, logged and
-counted (`tracker_dead_letters`), then acknowledged without running: the worker goes on with
-the next message. Normal tasks pay one Redis round trip.
+So every task start counts its message's starts in Redis (`tracker:deliveries:<task id>`, kept
+a day), and a task that returns or raises clears it: only starts that never finished add up
+(the process died under them). A message started more than 1 + MAX_REDELIVERIES times without
+finishing is recorded as a dead letter, its work closed (tracker.service.dead_work), logged
+and counted (`tracker_dead_letters`), then acknowledged without running: the worker goes on
+with the next message. Every task pays two Redis round trips, and no key outlives a finished
+task.
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ def deliveries(client: Redis, task_id: str) -> int:
         log.warning("delivery count unavailable, running the task: %s", exc)
         return 1
     return int(count)
+
+
+def finished(client: Redis, task_id: str) -> None:
+    """The task returned or raised: its process survived, so the count starts over (a message
+    run again after a visibility timeout, not a crash, never adds up to a dead letter; and
+    no key outlives the tasks that finish)."""
+    try:
+        client.delete(f"tracker:deliveries:{task_id}")
+    except RedisError as exc:
+        log.warning("delivery count not cleared (it expires in a day): %s", exc)
 
 
 def is_poison(count: int) -> bool:

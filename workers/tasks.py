@@ -33,13 +33,17 @@ class TrackerTask(Task):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         task_id = self.request.id
-        if task_id and not self.request.called_directly:
-            ctx = context()
-            count = poison.deliveries(ctx.redis, task_id)
+        if not task_id or self.request.called_directly:
+            return super().__call__(*args, **kwargs)
+        ctx = context()
+        count = poison.deliveries(ctx.redis, task_id)
+        try:
             if poison.is_poison(count):
                 poison.bury(ctx.engine, task_id, self.name, args, kwargs, count)
                 return None
-        return super().__call__(*args, **kwargs)
+            return super().__call__(*args, **kwargs)
+        finally:  # finished (or failed) without killing its process: the count starts over
+            poison.finished(ctx.redis, task_id)
 
 
 @app.task(base=TrackerTask, name="workers.tasks.dispatch")

@@ -230,6 +230,7 @@ def test_a_message_that_kills_its_worker_runs_four_times_then_is_dead_lettered(
             wait_for(lambda: client.get("runs:ping"), 60, "the next task to run")
             time.sleep(2)  # a loop would have run it again by now
             assert int(client.get("runs:crash") or 0) == 4
+            assert client.keys("tracker:deliveries:*") == []  # no count outlives its task
     with pg.connect() as conn:
         [letter] = dead_letters.newest(conn)
     assert (letter.task_id, letter.task_name) == (crash.id, "tests.e2e.poison_tasks.crash")

@@ -20,6 +20,8 @@ def test_deliveries_are_counted_per_message_for_a_day() -> None:
     assert poison.deliveries(client, "t-2") == 1
     assert 0 < client.ttl("tracker:deliveries:t-1") <= poison.COUNT_TTL_SECONDS
     assert [poison.is_poison(n) for n in (1, 4, 5)] == [False, False, True]
+    poison.finished(client, "t-1")  # it ran to its end: the count starts over
+    assert poison.deliveries(client, "t-1") == 1
     client.delete("tracker:deliveries:t-1", "tracker:deliveries:t-2")
 
 
