@@ -187,10 +187,11 @@ def poll(
     written = _store(engine, targets, observations, clock, settings, outcome)
     written.count_alerts()
     outcome.took(written)
-    # after the answers are stored: registering can wait for the next poll, they cannot
-    outcome.registered = register_unknown(client, guard, observations)
     for delivery_id, attempts in outcome.deliveries:
         enqueue(delivery_id, attempts)
+    # last: the answers are stored and the alerts on their way; registering can wait for the
+    # next poll, they cannot
+    outcome.registered = register_unknown(client, guard, observations)
     return outcome
 
 
