@@ -107,17 +107,23 @@ META_OUTCOMES: Mapping[int, Outcome] = {
 # ----------------------------------------------------------------------------- fetch
 
 
-def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
-    """One GET per number (the courier slug is unknown, so list filtered by number)."""
+def _auth(client: SourceClient) -> dict[str, str]:
+    """The key header of every AfterShip call; a missing key is named before any call."""
     if not client.key:
         raise ConfigurationError("TRACKER_AFTERSHIP_KEY", "AfterShip needs an API key")
+    return {"as-api-key": client.key}
+
+
+def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
+    """One GET per number (the courier slug is unknown, so list filtered by number)."""
+    headers = _auth(client)
     observations = []
     for number in numbers:
         response = client.request(
             "GET",
             "trackings",
             params={"tracking_numbers": number},
-            headers={"as-api-key": client.key},
+            headers=headers,
             ok_statuses=(404,),
         )
         observations.append(client.observe(response, [number]))
@@ -141,15 +147,14 @@ def unregistered(observations: Sequence[Observation]) -> list[str]:
 def register(client: SourceClient, numbers: Sequence[str]) -> list[str]:
     """Create a tracking for each number (one POST each); the numbers AfterShip now tracks
     (created, or refused as existing already: 4003)."""
-    if not client.key:
-        raise ConfigurationError("TRACKER_AFTERSHIP_KEY", "AfterShip needs an API key")
+    headers = _auth(client)
     tracked = []
     for number in numbers:
         response = client.request(
             "POST",
             "trackings",
             json={"tracking": {"tracking_number": number}},
-            headers={"as-api-key": client.key},
+            headers=headers,
             ok_statuses=(400,),
         )
         body = p.load_json(client.observe(response, [number]))

@@ -121,10 +121,16 @@ REJECTED: Mapping[int, tuple[Outcome, TrackingState]] = {
 # ----------------------------------------------------------------------------- fetch
 
 
-def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
-    """POST gettrackinfo with a JSON array, at most 40 numbers per call."""
+def _auth(client: SourceClient) -> dict[str, str]:
+    """The key header of every 17TRACK call; a missing key is named before any call."""
     if not client.key:
         raise ConfigurationError("TRACKER_17TRACK_KEY", "17TRACK needs an API key")
+    return {"17token": client.key}
+
+
+def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
+    """POST gettrackinfo with a JSON array, at most 40 numbers per call."""
+    headers = _auth(client)
     observations = []
     for start in range(0, len(numbers), SPEC.batch_size):
         batch = list(numbers[start : start + SPEC.batch_size])
@@ -132,7 +138,7 @@ def fetch(client: SourceClient, numbers: Sequence[str]) -> list[Observation]:
             "POST",
             "gettrackinfo",
             json=[{"number": n} for n in batch],
-            headers={"17token": client.key},
+            headers=headers,
         )
         observations.append(client.observe(response, batch))
     return observations
@@ -159,13 +165,12 @@ def unregistered(observations: Sequence[Observation]) -> list[str]:
 def register(client: SourceClient, numbers: Sequence[str]) -> list[str]:
     """POST register, at most 40 numbers per call; the numbers 17TRACK now tracks (accepted,
     or rejected as registered already)."""
-    if not client.key:
-        raise ConfigurationError("TRACKER_17TRACK_KEY", "17TRACK needs an API key")
+    headers = _auth(client)
     tracked: list[str] = []
     for start in range(0, len(numbers), SPEC.batch_size):
         batch = list(numbers[start : start + SPEC.batch_size])
         response = client.request(
-            "POST", "register", json=[{"number": n} for n in batch], headers={"17token": client.key}
+            "POST", "register", json=[{"number": n} for n in batch], headers=headers
         )
         body = p.load_json(client.observe(response, batch))
         data = body.get("data") if isinstance(body, dict) else None
